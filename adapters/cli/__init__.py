@@ -1,0 +1,51 @@
+"""The `orderflow` command: a thin typer front end over the engine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orderflow.adapters.cli.catalogue import product_app, supplier_app, warehouse_app
+from orderflow.adapters.cli.context import CliState
+from orderflow.adapters.cli.demo import demo
+from orderflow.adapters.cli.output import fail
+from orderflow.adapters.cli.stock import stock_app
+from orderflow.adapters.settings import load_settings
+from orderflow.errors import OrderflowError
+
+app = typer.Typer(
+    name="orderflow",
+    help="Event-sourced order processing for multi-channel sellers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(product_app, name="product")
+app.add_typer(supplier_app, name="supplier")
+app.add_typer(stock_app, name="stock")
+app.command("demo")(demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="sqlite:///file.db or postgresql://... [env: ORDERFLOW_DATABASE_URL]"),
+    ] = None,
+) -> None:
+    """orderflow: orders from every channel, stock across warehouses, shipping, invoicing."""
+    try:
+        ctx.obj = CliState(load_settings(database_url=database_url))
+    except OrderflowError as error:
+        fail(str(error))
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main() -> None:
+    """Entry point of the `orderflow` script. Every rejected input exits with status 1."""
+    try:
+        app()
+    except SystemExit as exit_:
+        raise SystemExit(1 if exit_.code == 2 else exit_.code) from None

@@ -1,0 +1,30 @@
+"""The engine: every command and query of orderflow on one event store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError
+
+from orderflow.errors import StoreUnavailableError
+from orderflow.inventory import InventoryCommands
+from orderflow.store import StoreConfig, check_reachable
+
+
+class Engine(InventoryCommands):
+    """orderflow's application service. Open it with `open_engine()`."""
+
+    name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
+
+
+def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engine:
+    """Open the engine on a store: a URL ('sqlite:///orderflow.db', 'postgresql://...') or a StoreConfig."""
+    if config is None or isinstance(config, str):
+        config = StoreConfig(url=config or StoreConfig.url, **options)
+    env = config.env()  # validates the URL before anything is opened
+    check_reachable(config)
+    try:
+        return Engine(env=env)
+    except PersistenceError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StoreUnavailableError(f"database_url: cannot open {config.describe()}: {first_line}") from None

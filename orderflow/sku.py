@@ -1,0 +1,21 @@
+"""Sku: the claim of one SKU by one product, so SKUs are unique and found fast."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+
+class Sku(Aggregate):
+    """Which product a SKU belongs to. Saved with the product that claims it."""
+
+    @staticmethod
+    def create_id(sku: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:sku:{sku}")
+
+    @event("Claimed")
+    def __init__(self, sku: str, product_id: UUID, base_sku: str) -> None:
+        self.sku = sku
+        self.product_id = product_id
+        self.base_sku = base_sku

@@ -1,0 +1,51 @@
+"""Supplier: who purchase orders go to."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+
+class Supplier(Aggregate):
+    """A supplier, identified by its code."""
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:supplier:{code}")
+
+    @event("Registered")
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        contact: str,
+        phone: str,
+        email: str,
+        tax_code: str,
+        address: str,
+        lead_time_days: int,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.contact = contact
+        self.phone = phone
+        self.email = email
+        self.tax_code = tax_code
+        self.address = address
+        self.lead_time_days = lead_time_days
+
+    def update(
+        self, contact: str, phone: str, email: str, address: str, lead_time_days: int
+    ) -> None:
+        """Change the supplier's contact details or lead time."""
+        self._updated(
+            contact=contact, phone=phone, email=email, address=address, lead_time_days=lead_time_days
+        )
+
+    @event("Updated")
+    def _updated(
+        self, contact: str, phone: str, email: str, address: str, lead_time_days: int
+    ) -> None:
+        self.contact, self.phone, self.email = contact, phone, email
+        self.address, self.lead_time_days = address, lead_time_days

@@ -1,0 +1,154 @@
+"""Value types and checks shared by the aggregates: money, quantities, VAT rates, tax codes."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Final
+
+from orderflow.errors import InvalidInputError
+
+VND_STEP: Final = Decimal(1)
+
+
+class VatRate(StrEnum):
+    """Vietnamese VAT rates; KCT / KKKNT are the non-taxable invoice categories."""
+
+    ZERO = "0"
+    FIVE = "5"
+    EIGHT = "8"
+    TEN = "10"
+    KCT = "KCT"  # not subject to VAT
+    KKKNT = "KKKNT"  # not required to declare or pay VAT
+
+    @property
+    def percent(self) -> Decimal:
+        """The rate as a percentage; 0 for the non-taxable categories."""
+        return Decimal(self.value) if self.value.isdigit() else Decimal(0)
+
+    @classmethod
+    def parse(cls, value: object, field: str = "vat_rate") -> VatRate:
+        """Accept '10', '10%', 10, 'kct' ...; anything else names the allowed rates."""
+        text = str(value).strip().upper().removesuffix("%")
+        try:
+            return cls(text)
+        except ValueError:
+            allowed = ", ".join(rate.value for rate in cls)
+            raise InvalidInputError(field, f"unknown VAT rate {value!r} (allowed: {allowed})") from None
+
+
+def money(value: object, field: str, *, allow_zero: bool = True) -> Decimal:
+    """A non-negative whole amount of VND."""
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").replace("_", ""))
+    except (InvalidOperation, ValueError):
+        raise InvalidInputError(field, f"{value!r} is not an amount of money") from None
+    if not amount.is_finite():
+        raise InvalidInputError(field, f"{value!r} is not an amount of money")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidInputError(field, f"must be {'at least 0' if allow_zero else 'more than 0'}, got {amount}")
+    if amount != amount.to_integral_value():
+        raise InvalidInputError(field, f"VND has no minor unit, got {amount}")
+    return amount.quantize(VND_STEP)
+
+
+def round_vnd(amount: Decimal) -> Decimal:
+    """Round to whole dong, half up, as invoices do."""
+    return amount.quantize(VND_STEP, rounding=ROUND_HALF_UP)
+
+
+def net_of_vat(gross: Decimal, rate: VatRate) -> Decimal:
+    """The part of a VAT-inclusive amount that is not VAT."""
+    return round_vnd(gross * 100 / (100 + rate.percent))
+
+
+def quantity(value: object, field: str = "quantity") -> int:
+    """A whole number of units, more than zero."""
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"{value!r} is not a whole number")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise InvalidInputError(field, f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise InvalidInputError(field, f"must be more than 0, got {number}")
+    return number
+
+
+def count(value: object, field: str = "counted") -> int:
+    """A whole number of units, zero or more (a stock count may find nothing)."""
+    if value == 0 or value == "0":
+        return 0
+    try:
+        return quantity(value, field)
+    except InvalidInputError:
+        raise InvalidInputError(field, f"must be a whole number of at least 0, got {value!r}") from None
+
+
+def text(value: object, field: str, *, max_length: int = 200, required: bool = True) -> str:
+    """Trimmed text; required text must not be blank."""
+    result = "" if value is None else str(value).strip()
+    if required and not result:
+        raise InvalidInputError(field, "must not be empty")
+    if len(result) > max_length:
+        raise InvalidInputError(field, f"must be at most {max_length} characters, got {len(result)}")
+    return result
+
+
+CODE_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def code(value: object, field: str) -> str:
+    """An identifier such as a warehouse code or SKU: letters, digits, '.', '_', '-'."""
+    result = text(value, field, max_length=64)
+    if not CODE_PATTERN.match(result):
+        raise InvalidInputError(
+            field, f"{result!r} may hold only letters, digits, '.', '_' and '-' (at most 64)"
+        )
+    return result.upper()
+
+
+MST_WEIGHTS: Final = (31, 29, 23, 19, 17, 13, 7, 5, 3)
+
+
+def mst_check_digit(first_nine: str) -> int | None:
+    """The check digit of a Vietnamese tax code, or None when no digit can be valid."""
+    remainder = sum(w * int(d) for w, d in zip(MST_WEIGHTS, first_nine, strict=True)) % 11
+    return None if remainder == 0 else 10 - remainder
+
+
+def tax_code(value: object, field: str = "tax_code") -> str:
+    """A Vietnamese tax code (MST): 10 digits, or 13 with a branch suffix ('0100109106-505')."""
+    raw = text(value, field, max_length=20)
+    digits = raw.replace("-", "").replace(" ", "")
+    if not digits.isdigit() or len(digits) not in (10, 13):
+        raise InvalidInputError(field, f"{raw!r} must be 10 digits, or 13 with a branch suffix")
+    if digits[:2] == "00":
+        raise InvalidInputError(field, f"{raw!r} has no valid province code")
+    if digits[2:9] == "0000000":
+        raise InvalidInputError(field, f"{raw!r} has no valid sequence number")
+    if len(digits) == 13 and digits[10:] == "000":
+        raise InvalidInputError(field, f"{raw!r} has branch suffix 000")
+    if mst_check_digit(digits[:9]) != int(digits[9]):
+        raise InvalidInputError(field, f"{raw!r} fails the check digit")
+    return digits if len(digits) == 10 else f"{digits[:10]}-{digits[10:]}"
+
+
+PHONE_PATTERN: Final = re.compile(r"^\+?[0-9][0-9 .-]{6,18}[0-9]$")
+
+
+def phone(value: object, field: str = "phone", *, required: bool = False) -> str:
+    """A phone number (digits, spaces, dots, dashes, optional leading +)."""
+    result = text(value, field, max_length=24, required=required)
+    if result and not PHONE_PATTERN.match(result):
+        raise InvalidInputError(field, f"{result!r} is not a phone number")
+    return result
+
+
+def email(value: object, field: str = "email") -> str:
+    """An e-mail address, or empty."""
+    result = text(value, field, max_length=254, required=False)
+    if result and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", result):
+        raise InvalidInputError(field, f"{result!r} is not an e-mail address")
+    return result

@@ -1,0 +1,55 @@
+"""Warehouse: a place stock is kept and shipped from."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from orderflow.errors import InvalidStateError
+
+
+class Warehouse(Aggregate):
+    """A warehouse, identified by its code."""
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:warehouse:{code}")
+
+    @event("Registered")
+    def __init__(self, code: str, name: str, address: str, manager: str, phone: str, kind: str) -> None:
+        self.code = code
+        self.name = name
+        self.address = address
+        self.manager = manager
+        self.phone = phone
+        self.kind = kind
+        self.active = True
+
+    def update(self, name: str, address: str, manager: str, phone: str) -> None:
+        """Change the warehouse's details."""
+        self._updated(name=name, address=address, manager=manager, phone=phone)
+
+    @event("Updated")
+    def _updated(self, name: str, address: str, manager: str, phone: str) -> None:
+        self.name, self.address, self.manager, self.phone = name, address, manager, phone
+
+    def deactivate(self, reason: str) -> None:
+        """Stop using the warehouse for receipts and new reservations."""
+        if not self.active:
+            raise InvalidStateError(f"warehouse {self.code}", "is already inactive")
+        self._deactivated(reason=reason)
+
+    @event("Deactivated")
+    def _deactivated(self, reason: str) -> None:
+        self.active = False
+
+    def reactivate(self) -> None:
+        """Use the warehouse again."""
+        if self.active:
+            raise InvalidStateError(f"warehouse {self.code}", "is already active")
+        self._reactivated()
+
+    @event("Reactivated")
+    def _reactivated(self) -> None:
+        self.active = True
