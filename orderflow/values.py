@@ -152,3 +152,18 @@ def email(value: object, field: str = "email") -> str:
     if result and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", result):
         raise InvalidInputError(field, f"{result!r} is not an e-mail address")
     return result
+
+
+def vat_breakdown(amounts: list[tuple[Decimal, VatRate]]) -> dict[VatRate, tuple[Decimal, Decimal]]:
+    """VAT-inclusive amounts grouped by rate -> (net, VAT) per rate, rounded once per rate.
+
+    Orders and invoices both use this, so an invoice's VAT always equals its order's.
+    """
+    gross_per_rate: dict[VatRate, Decimal] = {}
+    for gross, rate in amounts:
+        gross_per_rate[rate] = gross_per_rate.get(rate, Decimal(0)) + gross
+    result = {}
+    for rate, gross in gross_per_rate.items():
+        net = net_of_vat(gross, rate)
+        result[rate] = (net, gross - net)
+    return result
