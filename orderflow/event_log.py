@@ -29,7 +29,7 @@ def read_log(
     `until` defaults to the newest position when the call starts, so a live system cannot make
     a replay run forever. Positions may have gaps; only "last seen" is ever tracked.
     """
-    end = recorder.max_notification_id() or 0 if until is None else until
+    end = (recorder.max_notification_id() or 0) if until is None else until
     position = after
     while position < end:
         batch = recorder.select_notifications(
