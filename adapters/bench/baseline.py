@@ -1,0 +1,89 @@
+"""Raw baselines: the same stored rows the engine wrote, inserted with the bare driver.
+
+The engine's rows are read back from its event table and replayed into a fresh table of the same
+shape, one transaction per engine transaction, with plain psycopg / sqlite3 — no reads, no
+aggregates, no serialisation. That is the floor the engine's write path is compared against.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from orderflow.store import sqlite_path
+
+Row = tuple[Any, int, str, bytes]
+Groups = list[list[Row]]
+
+
+def stored_rows(url: str, after: int = 0) -> list[Row]:
+    """(originator_id, version, topic, state) of every event after a position, in log order."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url)) as conn:
+            return list(conn.execute(
+                "SELECT originator_id, originator_version, topic, state FROM stored_events "
+                "WHERE rowid > ? ORDER BY rowid", (after,)))
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(
+            "SELECT originator_id, originator_version, topic, state FROM orderflow_events "
+            "WHERE notification_id > %s ORDER BY notification_id", (after,)))
+
+
+def group_transactions(rows: Sequence[Row], starts_group: Callable[[Row], bool]) -> Groups:
+    """Split rows into the engine's transactions: a new one begins where `starts_group` is true."""
+    groups: Groups = []
+    for row in rows:
+        if starts_group(row) or not groups:
+            groups.append([])
+        groups[-1].append(row)
+    return groups
+
+
+def raw_transactions_per_second(url: str, groups: Groups) -> float:
+    """Insert each group in its own transaction with the bare driver; transactions per second."""
+    if url.startswith("sqlite"):
+        return _sqlite_rate(sqlite_path(url) + ".baseline", groups)
+    return _postgres_rate(url, groups)
+
+
+def _postgres_rate(url: str, groups: Groups) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_events")
+        conn.execute(
+            "CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL,"
+            " topic text, state bytea, notification_id bigserial,"
+            " PRIMARY KEY (originator_id, originator_version))"
+        )
+        conn.execute("CREATE UNIQUE INDEX ON raw_events (notification_id ASC)")
+        insert = ("INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+                  " VALUES (%s, %s, %s, %s)")
+        started = time.perf_counter()
+        for group in groups:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(insert, group)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE raw_events")
+    return len(groups) / elapsed
+
+
+def _sqlite_rate(path: str, groups: Groups) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
+            "CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER, topic TEXT,"
+            " state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        )
+        insert = "INSERT INTO raw_events VALUES (?, ?, ?, ?)"
+        started = time.perf_counter()
+        for group in groups:
+            conn.execute("BEGIN")
+            conn.executemany(insert, [(str(r[0]), r[1], r[2], r[3]) for r in group])
+            conn.execute("COMMIT")
+        return len(groups) / (time.perf_counter() - started)
+    finally:
+        conn.close()
