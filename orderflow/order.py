@@ -27,7 +27,13 @@ CHANNELS: Final = ("web", "shopee", "lazada", "tiktok", "phone", "facebook", "ot
 PAYMENT_METHODS: Final = ("cod", "prepaid")
 PAYMENT_KINDS: Final = ("payment", "cod_collected", "cod_remitted")
 ADDRESS_FIELDS: Final = (
-    "street", "ward", "ward_code", "district", "district_code", "province", "province_code",
+    "street",
+    "ward",
+    "ward_code",
+    "district",
+    "district_code",
+    "province",
+    "province_code",
 )
 REQUIRED_ADDRESS_FIELDS: Final = ("street", "ward", "province")
 EDITABLE: Final = ("awaiting_stock", "reserved")  # fulfilment states in which edits are allowed
@@ -52,7 +58,9 @@ def payment_method(value: object) -> str:
     """cod (cash on delivery) or prepaid."""
     method = values.text(value, "payment_method", max_length=20).lower()
     if method not in PAYMENT_METHODS:
-        raise InvalidInputError("payment_method", f"{method!r} is not one of {', '.join(PAYMENT_METHODS)}")
+        raise InvalidInputError(
+            "payment_method", f"{method!r} is not one of {', '.join(PAYMENT_METHODS)}"
+        )
     return method
 
 
@@ -76,7 +84,9 @@ def address(given: Mapping[str, object]) -> dict[str, str]:
     for name in ADDRESS_FIELDS:
         required = name in REQUIRED_ADDRESS_FIELDS
         limit = 300 if name == "street" else 100
-        checked[name] = values.text(given.get(name), f"address.{name}", max_length=limit, required=required)
+        checked[name] = values.text(
+            given.get(name), f"address.{name}", max_length=limit, required=required
+        )
     if checked["district_code"] and not checked["district"]:
         raise InvalidInputError("address.district", "give the district's name with its code")
     return checked
@@ -230,11 +240,15 @@ class Order(Aggregate):
 
     @property
     def cod_collected(self) -> Decimal:
-        return sum((t["amount"] for t in self.transactions if t["kind"] == "cod_collected"), Decimal(0))
+        return sum(
+            (t["amount"] for t in self.transactions if t["kind"] == "cod_collected"), Decimal(0)
+        )
 
     @property
     def cod_remitted(self) -> Decimal:
-        return sum((t["amount"] for t in self.transactions if t["kind"] == "cod_remitted"), Decimal(0))
+        return sum(
+            (t["amount"] for t in self.transactions if t["kind"] == "cod_remitted"), Decimal(0)
+        )
 
     @property
     def outstanding(self) -> Decimal:
@@ -255,7 +269,10 @@ class Order(Aggregate):
 
     def vat_lines(self) -> list[tuple[Decimal, values.VatRate]]:
         """Each line's gross amount with its VAT rate, plus the shipping fee (for vat_breakdown)."""
-        amounts = [(item["quantity"] * item["unit_price"], values.VatRate(item["vat_rate"])) for item in self.lines]
+        amounts = [
+            (item["quantity"] * item["unit_price"], values.VatRate(item["vat_rate"]))
+            for item in self.lines
+        ]
         if self.shipping_fee > 0:
             amounts.append((self.shipping_fee, values.VatRate(self.shipping_vat_rate)))
         return amounts
@@ -287,7 +304,10 @@ class Order(Aggregate):
         if self.status == "cancelled":
             raise self._refuse(f"cannot {what}: the order is cancelled")
         if not self.is_editable:
-            raise self._refuse(f"cannot {what}: the order is already {self.fulfilment}; edits are allowed until it is packed")
+            raise self._refuse(
+                f"cannot {what}: the order is already {self.fulfilment}; "
+                "edits are allowed until it is packed"
+            )
 
     # allocation bookkeeping (the engine moves the stock items in the same transaction) -----
     def allocate(self, sku: str, warehouse: str, quantity: int) -> None:
@@ -295,7 +315,9 @@ class Order(Aggregate):
         self._require_editable(f"reserve {sku}")
         open_units = self.ordered(sku) - self.allocated(sku)
         if quantity <= 0 or quantity > open_units:
-            raise self._refuse(f"cannot reserve {quantity} of {sku}: {open_units} of the line are not yet reserved")
+            raise self._refuse(
+                f"cannot reserve {quantity} of {sku}: {open_units} of the line are not yet reserved"
+            )
         self._allocated(sku=sku, warehouse=warehouse, quantity=quantity)
 
     @event("Allocated")
@@ -303,7 +325,9 @@ class Order(Aggregate):
         per_warehouse = self.allocations.setdefault(sku, {})
         per_warehouse[warehouse] = per_warehouse.get(warehouse, 0) + quantity
         # reserved units fill the unplanned part of the line first, then its backorder
-        self._set_backorder(sku, min(self.backorders.get(sku, 0), self.ordered(sku) - self.allocated(sku)))
+        self._set_backorder(
+            sku, min(self.backorders.get(sku, 0), self.ordered(sku) - self.allocated(sku))
+        )
         self._refresh_fulfilment()
 
     def release_allocation(self, sku: str, warehouse: str, quantity: int) -> None:
@@ -311,7 +335,9 @@ class Order(Aggregate):
         self._require_editable(f"release {sku}")
         held = self.allocated(sku, warehouse)
         if quantity <= 0 or quantity > held:
-            raise self._refuse(f"cannot release {quantity} of {sku} in {warehouse}: {held} reserved there")
+            raise self._refuse(
+                f"cannot release {quantity} of {sku} in {warehouse}: {held} reserved there"
+            )
         self._allocation_released(sku=sku, warehouse=warehouse, quantity=quantity)
 
     @event("AllocationReleased")
@@ -327,10 +353,13 @@ class Order(Aggregate):
         self._refresh_fulfilment()
 
     def backorder(self, sku: str, quantity: int) -> None:
-        """Record units of a line that no warehouse can supply now: a shortage purchasing reacts to."""
+        """Record units no warehouse can supply now: a shortage that purchasing reacts to."""
         self._require_editable(f"backorder {sku}")
         if quantity <= 0 or quantity > self.unplanned(sku):
-            raise self._refuse(f"cannot backorder {quantity} of {sku}: {self.unplanned(sku)} of the line are unplanned")
+            raise self._refuse(
+                f"cannot backorder {quantity} of {sku}: "
+                f"{self.unplanned(sku)} of the line are unplanned"
+            )
         self._backordered(sku=sku, quantity=quantity)
 
     @event("Backordered")
@@ -342,7 +371,10 @@ class Order(Aggregate):
         """Record that fewer units are waiting (the line was reduced or removed)."""
         self._require_editable(f"reduce the backorder of {sku}")
         if quantity <= 0 or quantity > self.backordered(sku):
-            raise self._refuse(f"cannot reduce the backorder of {sku} by {quantity}: {self.backordered(sku)} waiting")
+            raise self._refuse(
+                f"cannot reduce the backorder of {sku} by {quantity}: "
+                f"{self.backordered(sku)} waiting"
+            )
         self._backorder_reduced(sku=sku, quantity=quantity)
 
     @event("BackorderReduced")
@@ -362,7 +394,7 @@ class Order(Aggregate):
 
     # edits until packed ---------------------------------------------------------------------
     def change_lines(self, new_lines: Sequence[Mapping[str, object]]) -> None:
-        """Replace the lines (add, remove, change quantities); the engine then moves reservations."""
+        """Replace the lines (add, remove, change quantities); the engine moves the stock."""
         self._require_editable("change the lines")
         checked = _checked_lines(new_lines)
         if checked != self.lines:
@@ -407,12 +439,19 @@ class Order(Aggregate):
         self.shipping_fee = shipping_fee
 
     def cancel(self, reason: str) -> None:
-        """Cancel before hand-over to a carrier (or after the parcel came back); the engine releases the stock."""
+        """Cancel before hand-over (or once the parcel came back); the engine releases the stock."""
         why = values.text(reason, "reason", max_length=500)
         if self.status == "cancelled":
             raise self._refuse("is already cancelled")
-        if self.status == "completed" or self.fulfilment in ("shipped", "delivered", "delivery_failed", "returning"):
-            raise self._refuse(f"cannot cancel: the order is already {self.fulfilment}; record a return instead")
+        if self.status == "completed" or self.fulfilment in (
+            "shipped",
+            "delivered",
+            "delivery_failed",
+            "returning",
+        ):
+            raise self._refuse(
+                f"cannot cancel: the order is already {self.fulfilment}; record a return instead"
+            )
         self._cancelled(reason=why)
 
     @event("Cancelled")
@@ -435,8 +474,15 @@ class Order(Aggregate):
         if self.fulfilment == "packed" and self.shipment_ids[-1:] == [shipment]:
             return
         if self.fulfilment != "reserved":
-            waiting = f" ({sum(self.backorders.values())} units waiting for stock)" if self.backorders else ""
-            raise self._refuse(f"cannot pack: the order is {self.fulfilment}{waiting}; only a fully reserved order can be packed")
+            waiting = (
+                f" ({sum(self.backorders.values())} units waiting for stock)"
+                if self.backorders
+                else ""
+            )
+            raise self._refuse(
+                f"cannot pack: the order is {self.fulfilment}{waiting}; "
+                "only a fully reserved order can be packed"
+            )
         self._packed(shipment_id=shipment)
 
     @event("Packed")
@@ -450,7 +496,9 @@ class Order(Aggregate):
         shipment = str(shipment_id)
         self._require_not_cancelled("hand over")
         if shipment not in self.shipment_ids:
-            raise self._refuse(f"cannot hand over shipment {shipment}: it is not this order's shipment")
+            raise self._refuse(
+                f"cannot hand over shipment {shipment}: it is not this order's shipment"
+            )
         if self.fulfilment in ("shipped", "delivered", "delivery_failed", "returning", "returned"):
             return  # already handed over: a repeated or late report
         if self.fulfilment != "packed":
@@ -482,7 +530,10 @@ class Order(Aggregate):
         why = values.text(reason, "reason", max_length=500)
         self._require_not_cancelled("record a failed delivery")
         if self.fulfilment not in ("shipped", "delivery_failed"):
-            raise self._refuse(f"cannot record a failed delivery: the order is {self.fulfilment}, not out for delivery")
+            raise self._refuse(
+                f"cannot record a failed delivery: the order is {self.fulfilment}, "
+                "not out for delivery"
+            )
         self._delivery_failed(reason=why)
 
     @event("DeliveryFailed")
@@ -542,11 +593,16 @@ class Order(Aggregate):
         for t in self.transactions:
             if t["kind"] == kind and t["reference"] == reference:
                 if t["amount"] != amount:
-                    raise self._refuse(f"{kind} {reference} was already recorded with {t['amount']} VND, not {amount}")
+                    raise self._refuse(
+                        f"{kind} {reference} was already recorded "
+                        f"with {t['amount']} VND, not {amount}"
+                    )
                 return True
         return False
 
-    def record_payment(self, kind: str, amount: object, reference: str = "", at: datetime | str | None = None) -> None:
+    def record_payment(
+        self, kind: str, amount: object, reference: str = "", at: datetime | str | None = None
+    ) -> None:
         """Money in: a prepayment, COD collected by the carrier, or COD remitted to the seller."""
         if kind not in PAYMENT_KINDS:
             raise InvalidInputError("kind", f"{kind!r} is not one of {', '.join(PAYMENT_KINDS)}")
@@ -563,22 +619,32 @@ class Order(Aggregate):
         if kind == "cod_remitted":
             left = self.cod_collected - self.cod_remitted
             if amount > left:
-                raise self._refuse(f"cannot record a COD remittance of {amount} VND: {left} VND collected and not yet remitted")
+                raise self._refuse(
+                    f"cannot record a COD remittance of {amount} VND: "
+                    f"{left} VND collected and not yet remitted"
+                )
             return
         self._require_not_cancelled(f"record a {kind.replace('_', ' ')}")
         if kind == "cod_collected":
             if self.payment_method != "cod":
                 raise self._refuse("cannot record COD collected: the order is prepaid")
             if self.fulfilment != "delivered":
-                raise self._refuse(f"cannot record COD collected: the order is {self.fulfilment}, not delivered")
+                raise self._refuse(
+                    f"cannot record COD collected: the order is {self.fulfilment}, not delivered"
+                )
         if amount > self.outstanding:
-            raise self._refuse(f"cannot record {amount} VND: only {self.outstanding} VND of {self.total} VND is outstanding")
+            raise self._refuse(
+                f"cannot record {amount} VND: "
+                f"only {self.outstanding} VND of {self.total} VND is outstanding"
+            )
 
     @event("PaymentRecorded")
     def _payment_recorded(self, kind: str, amount: Decimal, reference: str, at: str) -> None:
         self.transactions.append({"kind": kind, "amount": amount, "reference": reference, "at": at})
 
-    def record_refund(self, amount: object, reference: str = "", at: datetime | str | None = None) -> None:
+    def record_refund(
+        self, amount: object, reference: str = "", at: datetime | str | None = None
+    ) -> None:
         """Money back to the buyer; never more than was paid and not yet refunded."""
         value = values.money(amount, "amount", allow_zero=False)
         ref = values.text(reference, "reference", max_length=100, required=False)
@@ -587,12 +653,16 @@ class Order(Aggregate):
             return
         refundable = self.paid - self.refunded
         if value > refundable:
-            raise self._refuse(f"cannot refund {value} VND: only {refundable} VND was paid and not yet refunded")
+            raise self._refuse(
+                f"cannot refund {value} VND: only {refundable} VND was paid and not yet refunded"
+            )
         self._refund_recorded(amount=value, reference=ref, at=when)
 
     @event("RefundRecorded")
     def _refund_recorded(self, amount: Decimal, reference: str, at: str) -> None:
-        self.transactions.append({"kind": "refund", "amount": amount, "reference": reference, "at": at})
+        self.transactions.append(
+            {"kind": "refund", "amount": amount, "reference": reference, "at": at}
+        )
 
     def _complete_if_done(self) -> None:
         if self.status == "processing" and self.fulfilment == "delivered" and self.is_paid:
