@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from orderflow import values
@@ -22,6 +22,8 @@ WAREHOUSE_KINDS = ("main", "secondary", "branch")
 
 @dataclass(frozen=True)
 class WarehouseInfo:
+    """A warehouse as queries return it."""
+
     id: UUID
     code: str
     name: str
@@ -38,6 +40,8 @@ class WarehouseInfo:
 
 @dataclass(frozen=True)
 class ProductInfo:
+    """A product and its variants (with prices and margins) as queries return it."""
+
     id: UUID
     base_sku: str
     name: str
@@ -53,14 +57,24 @@ class ProductInfo:
     @classmethod
     def of(cls, p: Product) -> ProductInfo:
         return cls(
-            p.id, p.base_sku, p.name, p.category, p.brand, p.description, dict(p.specs),
-            list(p.media), {k: list(v) for k, v in p.attributes.items()},
-            [p.variant(sku) for sku in p.variants], p.discontinued,
+            p.id,
+            p.base_sku,
+            p.name,
+            p.category,
+            p.brand,
+            p.description,
+            dict(p.specs),
+            list(p.media),
+            {k: list(v) for k, v in p.attributes.items()},
+            [p.variant(sku) for sku in p.variants],
+            p.discontinued,
         )
 
 
 @dataclass(frozen=True)
 class SupplierInfo:
+    """A supplier as queries return it."""
+
     id: UUID
     code: str
     name: str
@@ -73,13 +87,22 @@ class SupplierInfo:
 
     @classmethod
     def of(cls, s: Supplier) -> SupplierInfo:
-        fields = {k: v for k, v in vars(s).items() if not k.startswith("_")}
-        return cls(id=s.id, **fields)
+        return cls(
+            s.id,
+            s.code,
+            s.name,
+            s.contact,
+            s.phone,
+            s.email,
+            s.tax_code,
+            s.address,
+            s.lead_time_days,
+        )
 
 
 def as_dict(info: Any) -> dict[str, Any]:
     """A query result as plain JSON-ready data (Decimal and UUID as strings)."""
-    return _jsonable(asdict(info))
+    return cast(dict[str, Any], _jsonable(asdict(info)))
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +131,7 @@ class CatalogueCommands(EngineBase):
     ) -> UUID:
         """Register a warehouse; its code must be new."""
         code = values.code(code, "code")
+        kind = str(kind).strip().lower()
         if kind not in WAREHOUSE_KINDS:
             raise InvalidInputError("kind", f"{kind!r} is not one of {', '.join(WAREHOUSE_KINDS)}")
         warehouse_id = Warehouse.create_id(code)
@@ -116,7 +140,7 @@ class CatalogueCommands(EngineBase):
         warehouse = Warehouse(
             code=code,
             name=values.text(name, "name"),
-            address=values.text(address, "address", max_length=500, required=False),
+            address=_address(address),
             manager=values.text(manager, "manager", required=False),
             phone=values.phone(phone),
             kind=kind,
@@ -130,20 +154,29 @@ class CatalogueCommands(EngineBase):
 
     def warehouses(self, include_inactive: bool = True) -> list[WarehouseInfo]:
         """Every warehouse, in the order they were registered."""
-        found = [WarehouseInfo.of(self._load(Warehouse, i, "warehouse", i)) for i in self._ids_of(Warehouse.Registered)]
+        found = [
+            WarehouseInfo.of(self._load(Warehouse, i, "warehouse", i))
+            for i in self._ids_of(Warehouse.Registered)
+        ]
         return [w for w in found if w.active or include_inactive]
 
     @retry_on_conflict
     def update_warehouse(
-        self, code: str, name: str | None = None, address: str | None = None,
-        manager: str | None = None, phone: str | None = None,
+        self,
+        code: str,
+        name: str | None = None,
+        address: str | None = None,
+        manager: str | None = None,
+        phone: str | None = None,
     ) -> None:
         """Change a warehouse's name, address, person in charge or phone."""
         w = self._warehouse(code)
         w.update(
             name=w.name if name is None else values.text(name, "name"),
-            address=w.address if address is None else values.text(address, "address", max_length=500, required=False),
-            manager=w.manager if manager is None else values.text(manager, "manager", required=False),
+            address=w.address if address is None else _address(address),
+            manager=w.manager
+            if manager is None
+            else values.text(manager, "manager", required=False),
             phone=w.phone if phone is None else values.phone(phone),
         )
         self._save(w)
@@ -164,7 +197,7 @@ class CatalogueCommands(EngineBase):
 
     def _warehouse(self, code: str) -> Warehouse:
         code = values.code(code, "warehouse")
-        return self._load(Warehouse, Warehouse.create_id(code), "warehouse", code)
+        return self._load(Warehouse, Warehouse.create_id(code), "warehouse", code, "warehouse")
 
     # products -----------------------------------------------------------------------------
     @retry_on_conflict
@@ -195,10 +228,23 @@ class CatalogueCommands(EngineBase):
         if variants is None:
             if sale_price is None:
                 raise InvalidInputError("sale_price", "give a sale price, or list the variants")
-            product_attrs = check_attributes(attrs)
-            variants = default_variants(base, product_attrs, cost_price, sale_price, vat_rate)
+            variants = default_variants(
+                base,
+                check_attributes(attrs),
+                values.money(cost_price, "cost_price"),
+                values.money(sale_price, "sale_price", allow_zero=False),
+                values.VatRate.parse(vat_rate).value,
+            )
         product = Product.register(
-            base, name, category, brand, description, dict(specs or {}), list(media), attrs, variants
+            base,
+            name,
+            category,
+            brand,
+            description,
+            dict(specs or {}),
+            list(media),
+            attrs,
+            variants,
         )
         if self._exists(product.id):
             raise DuplicateError("base_sku", base)
@@ -210,19 +256,26 @@ class CatalogueCommands(EngineBase):
         self._save(product, *claims, *stock)
         return product.id
 
-    def _initial_stock(self, product: Product, initial: Mapping[str, Mapping[str, int]]) -> list[StockItem]:
-        items = []
+    def _initial_stock(
+        self, product: Product, initial: Mapping[str, Mapping[str, int]]
+    ) -> list[StockItem]:
+        """New stock items holding the initial stock, one per SKU and warehouse."""
+        items: dict[UUID, StockItem] = {}
         for sku, per_warehouse in initial.items():
             sku = values.code(sku, "initial_stock.sku")
             if sku not in product.variants:
                 raise NotFoundError("initial_stock.sku", sku, "variant of this product")
             for code, qty in per_warehouse.items():
+                quantity = values.quantity(qty, f"initial_stock.{sku}.{code}")
                 warehouse = self._active_warehouse(code, "initial_stock.warehouse")
-                item = self._load_or_none(StockItem, StockItem.create_id(sku, warehouse.code))
-                item = item or StockItem(sku=sku, warehouse=warehouse.code)
-                item.receive(values.quantity(qty, f"initial_stock.{sku}.{code}"), ReceiptReason.INITIAL)
-                items.append(item)
-        return items
+                item_id = StockItem.create_id(sku, warehouse.code)
+                if item_id in items:
+                    raise InvalidInputError(
+                        "initial_stock", f"{sku} in {warehouse.code} given twice"
+                    )
+                items[item_id] = StockItem(sku=sku, warehouse=warehouse.code)
+                items[item_id].receive(quantity, ReceiptReason.INITIAL)
+        return list(items.values())
 
     def product(self, base_sku: str) -> ProductInfo:
         """One product by its base SKU."""
@@ -230,7 +283,10 @@ class CatalogueCommands(EngineBase):
 
     def products(self) -> list[ProductInfo]:
         """Every product, in the order they were registered."""
-        return [ProductInfo.of(self._load(Product, i, "product", i)) for i in self._ids_of(Product.Registered)]
+        return [
+            ProductInfo.of(self._load(Product, i, "product", i))
+            for i in self._ids_of(Product.Registered)
+        ]
 
     def variant(self, sku: str) -> Variant:
         """One variant (SKU) with its prices, VAT rate and margin."""
@@ -238,7 +294,12 @@ class CatalogueCommands(EngineBase):
 
     @retry_on_conflict
     def change_price(
-        self, sku: str, *, cost_price: object = None, sale_price: object = None, vat_rate: object = None
+        self,
+        sku: str,
+        *,
+        cost_price: object = None,
+        sale_price: object = None,
+        vat_rate: object = None,
     ) -> None:
         """Change a variant's cost price, sale price or VAT rate."""
         product = self._product_of_sku(sku)
@@ -247,9 +308,15 @@ class CatalogueCommands(EngineBase):
 
     @retry_on_conflict
     def update_product(
-        self, base_sku: str, *, name: str | None = None, category: str | None = None,
-        brand: str | None = None, description: str | None = None,
-        specs: Mapping[str, str] | None = None, media: Sequence[str] | None = None,
+        self,
+        base_sku: str,
+        *,
+        name: str | None = None,
+        category: str | None = None,
+        brand: str | None = None,
+        description: str | None = None,
+        specs: Mapping[str, str] | None = None,
+        media: Sequence[str] | None = None,
     ) -> None:
         """Change a product's descriptive fields."""
         p = self._product(base_sku)
@@ -272,16 +339,23 @@ class CatalogueCommands(EngineBase):
 
     def _product(self, base_sku: str) -> Product:
         base = values.code(base_sku, "base_sku")
-        return self._load(Product, Product.create_id(base), "base_sku", base)
+        return self._load(Product, Product.create_id(base), "base_sku", base, "product")
 
     def _product_of_sku(self, sku: str) -> Product:
         code = values.code(sku, "sku")
-        claim = self._load(Sku, Sku.create_id(code), "sku", code)
-        return self._load(Product, claim.product_id, "sku", code)
+        claim = self._load(Sku, Sku.create_id(code), "sku", code, "SKU")
+        return self._load(Product, claim.product_id, "sku", code, "SKU")
+
+    def _require_sku(self, sku: str) -> str:
+        """The SKU, checked to belong to a product (cheaper than loading the product)."""
+        code = values.code(sku, "sku")
+        if not self._exists(Sku.create_id(code)):
+            raise NotFoundError("sku", code, "SKU")
+        return code
 
     def _active_warehouse(self, code: str, field: str = "warehouse") -> Warehouse:
         code = values.code(code, field)
-        warehouse = self._load(Warehouse, Warehouse.create_id(code), field, code)
+        warehouse = self._load(Warehouse, Warehouse.create_id(code), field, code, "warehouse")
         if not warehouse.active:
             raise InvalidInputError(field, f"warehouse {code} is inactive")
         return warehouse
@@ -311,8 +385,8 @@ class CatalogueCommands(EngineBase):
             phone=values.phone(phone),
             email=values.email(email),
             tax_code=values.tax_code(tax_code) if str(tax_code).strip() else "",
-            address=values.text(address, "address", max_length=500, required=False),
-            lead_time_days=_lead_time(lead_time_days),
+            address=_address(address),
+            lead_time_days=values.count(lead_time_days, "lead_time_days"),
         )
         self._save(supplier)
         return supplier.id
@@ -323,30 +397,43 @@ class CatalogueCommands(EngineBase):
 
     def suppliers(self) -> list[SupplierInfo]:
         """Every supplier, in the order they were registered."""
-        return [SupplierInfo.of(self._load(Supplier, i, "supplier", i)) for i in self._ids_of(Supplier.Registered)]
+        return [
+            SupplierInfo.of(self._load(Supplier, i, "supplier", i))
+            for i in self._ids_of(Supplier.Registered)
+        ]
 
     @retry_on_conflict
     def update_supplier(
-        self, code: str, *, contact: str | None = None, phone: str | None = None,
-        email: str | None = None, address: str | None = None, lead_time_days: int | None = None,
+        self,
+        code: str,
+        *,
+        contact: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        address: str | None = None,
+        lead_time_days: int | None = None,
     ) -> None:
         """Change a supplier's contact details or lead time."""
         s = self._supplier(code)
         s.update(
-            contact=s.contact if contact is None else values.text(contact, "contact", required=False),
+            contact=s.contact
+            if contact is None
+            else values.text(contact, "contact", required=False),
             phone=s.phone if phone is None else values.phone(phone),
             email=s.email if email is None else values.email(email),
-            address=s.address if address is None else values.text(address, "address", max_length=500, required=False),
-            lead_time_days=s.lead_time_days if lead_time_days is None else _lead_time(lead_time_days),
+            address=s.address if address is None else _address(address),
+            lead_time_days=(
+                s.lead_time_days
+                if lead_time_days is None
+                else values.count(lead_time_days, "lead_time_days")
+            ),
         )
         self._save(s)
 
     def _supplier(self, code: str) -> Supplier:
         code = values.code(code, "supplier")
-        return self._load(Supplier, Supplier.create_id(code), "supplier", code)
+        return self._load(Supplier, Supplier.create_id(code), "supplier", code, "supplier")
 
 
-def _lead_time(days: object) -> int:
-    if days in (0, "0"):
-        return 0
-    return values.quantity(days, "lead_time_days")
+def _address(value: object) -> str:
+    return values.text(value, "address", max_length=500, required=False)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import functools
+import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from copy import deepcopy
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, OperationalError
-from eventsourcing.utils import get_topic
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.utils import Environment, EnvType, get_topic
 
-from orderflow.errors import ConcurrencyError, NotFoundError
-from orderflow.loading import select_events_after, select_latest_snapshots
+from orderflow.errors import ConcurrencyError, NotFoundError, StoreUnavailableError
+from orderflow.event_log import read_log
 from orderflow.stock_item import StockItem
 
 P = ParamSpec("P")
@@ -24,31 +25,60 @@ R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
 
 MAX_ATTEMPTS = 30
+log = logging.getLogger(__name__)
+_in_command = threading.local()
 
 
 def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
     """Re-run a load -> change -> save command when a concurrent writer saved first.
 
     Each attempt reloads every aggregate, so the business checks run again on fresh state and
-    nothing partial is ever written. Gives up with ConcurrencyError after MAX_ATTEMPTS.
+    nothing partial is ever written. Gives up with ConcurrencyError after MAX_ATTEMPTS. A
+    decorated command called from another one runs once: only the outermost command retries
+    (nested retries would multiply). Other database failures become StoreUnavailableError, so
+    callers never see the library's exceptions.
     """
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return method(*args, **kwargs)
-            except IntegrityError:
-                pass
-            except OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
-            time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
-        raise ConcurrencyError(
-            f"{method.__name__}: gave up after {MAX_ATTEMPTS} conflicting attempts; try again"
-        )
+        if getattr(_in_command, "active", False):
+            return method(*args, **kwargs)
+        _in_command.active = True
+        try:
+            return _run_with_retries(method, *args, **kwargs)
+        finally:
+            _in_command.active = False
 
     return wrapper
+
+
+def _run_with_retries(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return method(*args, **kwargs)
+        except IntegrityError:
+            pass
+        except OperationalError as error:
+            if not is_busy(error):
+                raise unavailable(error) from error
+        except PersistenceError as error:
+            raise unavailable(error) from error
+        time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+    raise ConcurrencyError(
+        f"{method.__name__}: gave up after {MAX_ATTEMPTS} conflicting attempts; try again"
+    )
+
+
+def is_busy(error: OperationalError) -> bool:
+    """SQLite's 'database is locked' / 'busy': another writer held the file for too long."""
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
+
+
+def unavailable(error: PersistenceError) -> StoreUnavailableError:
+    """A library database error as our one-line error."""
+    lines = str(error).strip().splitlines()
+    return StoreUnavailableError(f"database: {lines[0] if lines else type(error).__name__}")
 
 
 class EngineBase(Application[UUID]):
@@ -58,65 +88,30 @@ class EngineBase(Application[UUID]):
         StockItem: 100
     }
 
-    def _load(self, cls: type[A], aggregate_id: UUID, field: str, value: object) -> A:
-        """The aggregate, or NotFoundError naming the field the caller gave."""
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFoundError(field, value) from None
-        if not isinstance(aggregate, cls):
-            raise NotFoundError(field, value)
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Configuration comes only from the given env (a StoreConfig's), never os.environ."""
+        merged = dict(type(self).env)
+        if type(self).snapshotting_intervals:
+            merged["IS_SNAPSHOTTING_ENABLED"] = "y"
+        merged.update(env or {})
+        return Environment(name, merged)
+
+    def _load(
+        self, cls: type[A], aggregate_id: UUID, field: str, value: object, what: str | None = None
+    ) -> A:
+        """The aggregate, or NotFoundError naming the field the caller gave (and what it is)."""
+        aggregate = self._load_or_none(cls, aggregate_id)
+        if aggregate is None:
+            raise NotFoundError(field, value, what)
         return aggregate
 
     def _load_or_none(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate, or None when there is none of this class with this id."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
-
-    def _load_many(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
-        """The aggregates that exist among `ids`, current as of now, read in one or two queries.
-
-        Cached copies are fast-forwarded with one batched query; aggregates not in the cache are
-        rebuilt from their latest snapshot (one more query) and put in the cache. Like
-        `repository.get`, the caller gets copies it may change freely.
-        """
-        wanted = list(dict.fromkeys(ids))
-        cache = self.repository.cache
-        cached: dict[UUID, Aggregate] = {}
-        for aggregate_id in wanted:
-            try:
-                cached[aggregate_id] = cache.get(aggregate_id) if cache else None
-            except KeyError:
-                pass
-        cached = {k: v for k, v in cached.items() if v is not None}
-        cold = [i for i in wanted if i not in cached]
-        snapshots = select_latest_snapshots(self.snapshots.recorder, cold) if cold and self.snapshots else {}
-        after = {i: a.version for i, a in cached.items()}
-        after.update({i: snapshots[i].originator_version if i in snapshots else 0 for i in cold})
-        new_events = select_events_after(self.recorder, after)
-        found: dict[UUID, Aggregate] = {}
-        for aggregate_id in wanted:
-            aggregate = self._fast_forward(aggregate_id, cached, snapshots, new_events.get(aggregate_id, []))
-            if aggregate is not None:
-                found[aggregate_id] = deepcopy(aggregate)
-        return found
-
-    def _fast_forward(
-        self, aggregate_id: UUID, cached: dict[UUID, Aggregate], snapshots: dict[UUID, Any], stored: list[Any]
-    ) -> Aggregate | None:
-        aggregate: Any = cached.get(aggregate_id)
-        if aggregate is None and aggregate_id in snapshots:
-            aggregate = self.mapper.to_domain_event(snapshots[aggregate_id]).mutate(None)
-        elif aggregate is not None and stored:
-            aggregate = deepcopy(aggregate)  # never change the shared cached copy in place
-        for event in stored:
-            aggregate = self.mapper.to_domain_event(event).mutate(aggregate)
-        cache = self.repository.cache
-        if aggregate is not None and cache and (stored or aggregate_id not in cached):
-            cache.put(aggregate_id, aggregate)
-        return cast(Aggregate | None, aggregate)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
@@ -124,7 +119,7 @@ class EngineBase(Application[UUID]):
     def _save(self, *aggregates: Aggregate | None) -> int:
         """Save the aggregates' new events in one transaction; return the last log position."""
         recordings = self.save(*aggregates)
-        return recordings[-1].notification.id if recordings else 0
+        return recordings[-1].notification.id if recordings else self.position()
 
     def position(self) -> int:
         """The position of the newest event in the log (0 when empty)."""
@@ -133,27 +128,33 @@ class EngineBase(Application[UUID]):
     def _ids_of(self, *created: type[Any], page: int = 1000) -> Iterator[UUID]:
         """Ids of aggregates whose creation event is one of these classes, oldest first."""
         topics = [get_topic(cls) for cls in created]
-        start = 0
-        while True:
-            batch = self.recorder.select_notifications(
-                start=start, limit=page, topics=topics, inclusive_of_start=False
-            )
-            for notification in batch:
-                yield notification.originator_id
-            if len(batch) < page:
-                return
-            start = batch[-1].id
+        for notification in read_log(self.recorder, topics=topics, page=page):
+            yield cast(UUID, notification.originator_id)
 
-    def _take_snapshots(self, processing_event: Any) -> None:
-        """Snapshot from the aggregate in hand instead of reloading it (cheaper in save())."""
+    def _events_of(
+        self, *classes: type[Any], page: int = 1000
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        """Stored events of these classes, decoded, oldest first (cheaper than loading)."""
+        topics = [get_topic(cls) for cls in classes]
+        for notification in read_log(self.recorder, topics=topics, page=page):
+            yield self.mapper.to_domain_event(notification)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot from the aggregate in hand instead of reloading it (cheaper in save()).
+
+        Runs after the events are committed, so a failure here must not fail the command (a
+        retry would apply it twice): a snapshot is only a shortcut and the next one will do.
+        """
         if not self.snapshots:
             return
-        crossed: dict[UUID, Aggregate] = {}
+        crossed: dict[UUID, Any] = {}
         for domain_event in processing_event.events:
             aggregate = processing_event.aggregates.get(domain_event.originator_id)
             interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate else None
             if interval and domain_event.originator_version % interval == 0:
                 crossed[domain_event.originator_id] = aggregate
         for aggregate in crossed.values():
-            snapshot_class = cast(Any, type(aggregate)).Snapshot
-            self.snapshots.put([snapshot_class.take(aggregate)])
+            try:
+                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+            except PersistenceError as error:
+                log.warning("snapshot of %s skipped: %s", aggregate.id, error)

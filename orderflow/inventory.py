@@ -15,6 +15,8 @@ from orderflow.stock_item import ReceiptReason, StockItem
 
 @dataclass(frozen=True)
 class StockLevel:
+    """Units of a SKU in a warehouse: on hand, reserved for orders, available (the difference)."""
+
     sku: str
     warehouse: str
     on_hand: int
@@ -28,6 +30,8 @@ class StockLevel:
 
 @dataclass(frozen=True)
 class CountLine:
+    """One SKU of a stock count: what the system expected, what was counted, the adjustment."""
+
     sku: str
     expected: int
     counted: int
@@ -45,6 +49,7 @@ class CountReport:
 
     @property
     def total_difference(self) -> int:
+        """The net adjustment over every line."""
         return sum(line.difference for line in self.lines)
 
 
@@ -53,16 +58,19 @@ class InventoryCommands(CatalogueCommands):
 
     def _stock_item(self, sku: str, warehouse: str, *, for_receipt: bool = False) -> StockItem:
         """The stock item of a known SKU in a known warehouse (opened when first needed)."""
-        sku = values.code(sku, "sku")
-        self._product_of_sku(sku)
+        sku = self._require_sku(sku)
         wh = self._active_warehouse(warehouse) if for_receipt else self._warehouse(warehouse)
         item = self._load_or_none(StockItem, StockItem.create_id(sku, wh.code))
         return item or StockItem(sku=sku, warehouse=wh.code)
 
     @retry_on_conflict
     def receive_stock(
-        self, sku: str, warehouse: str, quantity: int,
-        reason: ReceiptReason | str = ReceiptReason.PURCHASE_RECEIPT, reference: str = "",
+        self,
+        sku: str,
+        warehouse: str,
+        quantity: int,
+        reason: ReceiptReason | str = ReceiptReason.PURCHASE_RECEIPT,
+        reference: str = "",
     ) -> int:
         """Record goods received into a warehouse; returns the log position."""
         qty = values.quantity(quantity)
@@ -81,12 +89,18 @@ class InventoryCommands(CatalogueCommands):
 
     @retry_on_conflict
     def release_stock(
-        self, sku: str, warehouse: str, order_id: UUID | str, quantity: int | None = None, reason: str = ""
+        self,
+        sku: str,
+        warehouse: str,
+        order_id: UUID | str,
+        quantity: int | None = None,
+        reason: str = "",
     ) -> int:
         """Give back units held for an order (all of them when no quantity is given)."""
         qty = None if quantity is None else values.quantity(quantity)
         item = self._stock_item(sku, warehouse)
-        item.release(_order_ref(order_id), qty, reason)
+        if not item.release(_order_ref(order_id), qty, reason):
+            return self.position()  # nothing was held: nothing to record
         return self._save(item)
 
     @retry_on_conflict
@@ -136,21 +150,24 @@ class InventoryCommands(CatalogueCommands):
     def record_stock_count(
         self, warehouse: str, counts: Mapping[str, int], counted_by: str = "", reference: str = ""
     ) -> CountReport:
-        """Record a periodic count of a warehouse: each difference becomes an adjustment, atomically."""
+        """Record a periodic count of a warehouse; each difference is saved as an adjustment."""
         if not counts:
             raise InvalidInputError("counts", "count at least one SKU")
         wh = self._warehouse(warehouse)
         who = values.text(counted_by, "counted_by", required=False)
         ref = values.text(reference, "reference", required=False)
-        items, lines = [], []
+        items: dict[UUID, StockItem] = {}
+        lines = []
         for sku, counted in counts.items():
             number = values.count(counted, f"counts.{sku}")
             item = self._stock_item(sku, wh.code)
+            if item.id in items:
+                raise InvalidInputError("counts", f"{item.sku} is counted twice")
+            items[item.id] = item
             expected = item.on_hand
             difference = item.count(number, who, ref)
-            items.append(item)
             lines.append(CountLine(item.sku, expected, number, difference))
-        self._save(*items)
+        self._save(*items.values())
         return CountReport(wh.code, ref, who, lines)
 
     def stock_level(self, sku: str, warehouse: str) -> StockLevel:
@@ -159,24 +176,25 @@ class InventoryCommands(CatalogueCommands):
 
     def stock_of_sku(self, sku: str) -> list[StockLevel]:
         """A SKU's stock in every warehouse."""
-        code = values.code(sku, "sku")
-        self._product_of_sku(code)
+        code = self._require_sku(sku)
         levels = []
         for warehouse in self.warehouses():
             item = self._load_or_none(StockItem, StockItem.create_id(code, warehouse.code))
-            levels.append(StockLevel.of(item) if item else StockLevel(code, warehouse.code, 0, 0, 0))
+            levels.append(
+                StockLevel.of(item) if item else StockLevel(code, warehouse.code, 0, 0, 0)
+            )
         return levels
 
     def stock_in_warehouse(self, warehouse: str) -> list[StockLevel]:
-        """Every SKU's stock in one warehouse (SKUs never stocked there are left out)."""
-        wh = self._warehouse(warehouse)
-        levels = []
-        for product in self.products():
-            for variant in product.variants:
-                item = self._load_or_none(StockItem, StockItem.create_id(variant.sku, wh.code))
-                if item:
-                    levels.append(StockLevel.of(item))
-        return levels
+        """Every SKU's stock in one warehouse, in the order first stocked there.
+
+        Reads the log's StockItem.Opened events and loads only this warehouse's items, so the
+        cost follows the number of stock items, not the size of the catalogue.
+        """
+        code = self._warehouse(warehouse).code
+        opened = self._events_of(StockItem.Opened)
+        ids = [e.originator_id for e in opened if getattr(e, "warehouse", None) == code]
+        return [StockLevel.of(self._load(StockItem, i, "warehouse", code)) for i in ids]
 
 
 def _order_ref(order_id: UUID | str) -> str:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow import values
 from orderflow.errors import InvalidInputError, InvalidStateError, NotFoundError
@@ -86,14 +86,40 @@ def check_variant(spec: VariantSpec, attributes: Mapping[str, list[str]]) -> dic
         )
     for name, value in options.items():
         if value not in attributes[name]:
-            raise InvalidInputError(f"variants[{sku}].options.{name}", f"{value!r} is not a listed value")
+            raise InvalidInputError(
+                f"variants[{sku}].options.{name}", f"{value!r} is not a listed value"
+            )
     return {
         "sku": sku,
         "options": options,
         "cost_price": values.money(spec.cost_price, f"variants[{sku}].cost_price"),
-        "sale_price": values.money(spec.sale_price, f"variants[{sku}].sale_price", allow_zero=False),
+        "sale_price": values.money(
+            spec.sale_price, f"variants[{sku}].sale_price", allow_zero=False
+        ),
         "vat_rate": values.VatRate.parse(spec.vat_rate, f"variants[{sku}].vat_rate").value,
         "active": True,
+    }
+
+
+def check_details(
+    name: object,
+    category: object,
+    brand: object,
+    description: object,
+    specs: Mapping[str, str],
+    media: Sequence[str],
+) -> dict[str, Any]:
+    """A product's descriptive fields, trimmed and checked."""
+    return {
+        "name": values.text(name, "name"),
+        "category": values.text(category, "category", required=False),
+        "brand": values.text(brand, "brand", required=False),
+        "description": values.text(description, "description", max_length=5000, required=False),
+        "specs": {
+            values.text(k, "specs", max_length=60): values.text(v, f"specs.{k}")
+            for k, v in specs.items()
+        },
+        "media": [values.text(m, "media", max_length=1000) for m in media],
     }
 
 
@@ -122,6 +148,8 @@ def default_variants(
 class Product(Aggregate):
     """A product with up to three variant attributes; each combination is a variant SKU."""
 
+    Registered: ClassVar[type[DomainEvent]]
+
     @staticmethod
     def create_id(base_sku: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"orderflow:product:{base_sku}")
@@ -149,15 +177,12 @@ class Product(Aggregate):
             raise InvalidInputError("variants.sku", "variant SKUs must be distinct")
         combos = [tuple(sorted(v["options"].items())) for v in checked]
         if len(set(combos)) != len(combos):
-            raise InvalidInputError("variants.options", "two variants have the same attribute values")
+            raise InvalidInputError(
+                "variants.options", "two variants have the same attribute values"
+            )
         return cls(
             base_sku=values.code(base_sku, "base_sku"),
-            name=values.text(name, "name"),
-            category=values.text(category, "category", required=False),
-            brand=values.text(brand, "brand", required=False),
-            description=values.text(description, "description", max_length=5000, required=False),
-            specs={values.text(k, "specs", max_length=60): values.text(v, f"specs.{k}") for k, v in specs.items()},
-            media=[values.text(m, "media", max_length=1000) for m in media],
+            **check_details(name, category, brand, description, specs, media),
             attributes=checked_attributes,
             variants=checked,
         )
@@ -202,25 +227,39 @@ class Product(Aggregate):
         )
 
     def change_price(
-        self, sku: str, cost_price: object = None, sale_price: object = None, vat_rate: object = None
+        self,
+        sku: str,
+        cost_price: object = None,
+        sale_price: object = None,
+        vat_rate: object = None,
     ) -> None:
         """Change a variant's cost price, sale price or VAT rate (None keeps the current one)."""
         current = self.variant(sku)
         if self.discontinued:
             raise InvalidStateError(f"product {self.base_sku}", "is discontinued")
-        new_cost = current.cost_price if cost_price is None else values.money(cost_price, "cost_price")
+        new_cost = (
+            current.cost_price if cost_price is None else values.money(cost_price, "cost_price")
+        )
         new_sale = (
             current.sale_price
             if sale_price is None
             else values.money(sale_price, "sale_price", allow_zero=False)
         )
         new_rate = current.vat_rate if vat_rate is None else values.VatRate.parse(vat_rate)
-        if (new_cost, new_sale, new_rate) == (current.cost_price, current.sale_price, current.vat_rate):
+        if (new_cost, new_sale, new_rate) == (
+            current.cost_price,
+            current.sale_price,
+            current.vat_rate,
+        ):
             raise InvalidInputError("price", "nothing to change")
-        self._price_changed(sku=sku, cost_price=new_cost, sale_price=new_sale, vat_rate=new_rate.value)
+        self._price_changed(
+            sku=sku, cost_price=new_cost, sale_price=new_sale, vat_rate=new_rate.value
+        )
 
     @event("PriceChanged")
-    def _price_changed(self, sku: str, cost_price: Decimal, sale_price: Decimal, vat_rate: str) -> None:
+    def _price_changed(
+        self, sku: str, cost_price: Decimal, sale_price: Decimal, vat_rate: str
+    ) -> None:
         self.variants[sku].update(cost_price=cost_price, sale_price=sale_price, vat_rate=vat_rate)
 
     def update_details(
@@ -232,15 +271,18 @@ class Product(Aggregate):
         specs: Mapping[str, str],
         media: Sequence[str],
     ) -> None:
-        """Change the descriptive fields."""
-        self._details_updated(
-            name=values.text(name, "name"),
-            category=values.text(category, "category", required=False),
-            brand=values.text(brand, "brand", required=False),
-            description=values.text(description, "description", max_length=5000, required=False),
-            specs={str(k): str(v) for k, v in specs.items()},
-            media=[values.text(m, "media", max_length=1000) for m in media],
-        )
+        """Change the descriptive fields (nothing is recorded when nothing changes)."""
+        details = check_details(name, category, brand, description, specs, media)
+        current = {
+            "name": self.name,
+            "category": self.category,
+            "brand": self.brand,
+            "description": self.description,
+            "specs": self.specs,
+            "media": self.media,
+        }
+        if details != current:
+            self._details_updated(**details)
 
     @event("DetailsUpdated")
     def _details_updated(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
 
 class Sku(Aggregate):
     """Which product a SKU belongs to. Saved with the product that claims it."""
+
+    Claimed: ClassVar[type[DomainEvent]]
 
     @staticmethod
     def create_id(sku: str) -> UUID:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
+from orderflow import values
 from orderflow.errors import InsufficientStockError, InvalidInputError, InvalidStateError
 
 
@@ -20,15 +22,28 @@ class ReceiptReason(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> ReceiptReason:
+        """Accept 'purchase_receipt', 'Purchase receipt', 'purchase-receipt' ..."""
         try:
             return cls(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
         except ValueError:
             allowed = ", ".join(r.value for r in cls)
-            raise InvalidInputError("reason", f"unknown reason {value!r} (allowed: {allowed})") from None
+            raise InvalidInputError(
+                "reason", f"unknown reason {value!r} (allowed: {allowed})"
+            ) from None
+
+
+def _order(order_id: UUID | str) -> str:
+    return values.text(str(order_id), "order_id", max_length=100)
 
 
 class StockItem(Aggregate):
-    """On hand and reserved units of a SKU in a warehouse. Available = on hand - reserved >= 0."""
+    """On hand and reserved units of a SKU in a warehouse. Available = on hand - reserved >= 0.
+
+    Every command checks its quantity itself, so no sequence of commands can break
+    on_hand >= reserved >= 0, whoever calls them.
+    """
+
+    Opened: ClassVar[type[DomainEvent]]
 
     @staticmethod
     def create_id(sku: str, warehouse: str) -> UUID:
@@ -43,10 +58,12 @@ class StockItem(Aggregate):
 
     @property
     def reserved(self) -> int:
+        """Units held for orders."""
         return sum(self.reservations.values())
 
     @property
     def available(self) -> int:
+        """Units that can be reserved, written off or transferred."""
         return self.on_hand - self.reserved
 
     def reserved_for(self, order_id: UUID | str) -> int:
@@ -57,9 +74,13 @@ class StockItem(Aggregate):
         return InsufficientStockError(self.sku, self.warehouse, requested, available, what)
 
     # receipts -----------------------------------------------------------------------------
-    def receive(self, quantity: int, reason: ReceiptReason, reference: str = "") -> None:
+    def receive(self, quantity: int, reason: ReceiptReason | str, reference: str = "") -> None:
         """Goods came in."""
-        self._received(quantity=quantity, reason=reason.value, reference=reference)
+        self._received(
+            quantity=values.quantity(quantity),
+            reason=ReceiptReason.parse(reason).value,
+            reference=values.text(reference, "reference", required=False),
+        )
 
     @event("Received")
     def _received(self, quantity: int, reason: str, reference: str) -> None:
@@ -67,7 +88,10 @@ class StockItem(Aggregate):
 
     def restock(self, quantity: int, reference: str = "") -> None:
         """Resellable goods from a return go back on the shelf."""
-        self._restocked(quantity=quantity, reference=reference)
+        self._restocked(
+            quantity=values.quantity(quantity),
+            reference=values.text(reference, "reference", required=False),
+        )
 
     @event("Restocked")
     def _restocked(self, quantity: int, reference: str) -> None:
@@ -76,26 +100,36 @@ class StockItem(Aggregate):
     # reservations -------------------------------------------------------------------------
     def reserve(self, order_id: UUID | str, quantity: int) -> None:
         """Hold units for an order."""
-        if quantity > self.available:
-            raise self._shortage(quantity, self.available, "cannot reserve")
-        self._reserved(order_id=str(order_id), quantity=quantity)
+        order, qty = _order(order_id), values.quantity(quantity)
+        if qty > self.available:
+            raise self._shortage(qty, self.available, "cannot reserve")
+        self._reserved(order_id=order, quantity=qty)
 
     @event("Reserved")
     def _reserved(self, order_id: str, quantity: int) -> None:
         self.reservations[order_id] = self.reservations.get(order_id, 0) + quantity
 
     def release(self, order_id: UUID | str, quantity: int | None = None, reason: str = "") -> int:
-        """Give back units held for an order (all of them when quantity is None)."""
-        held = self.reserved_for(order_id)
-        amount = held if quantity is None else quantity
+        """Give back units held for an order (all of them when quantity is None). Returns them."""
+        order = _order(order_id)
+        held = self.reserved_for(order)
+        amount = held if quantity is None else values.quantity(quantity)
         if held == 0 and quantity is None:
             return 0
         if amount > held:
-            raise InvalidInputError(
-                "quantity", f"cannot release {amount} of {self.sku} in {self.warehouse}: only {held} reserved for order {order_id}"
-            )
-        self._released(order_id=str(order_id), quantity=amount, reason=reason)
+            raise self._beyond_reservation("release", amount, held, order)
+        why = values.text(reason, "reason", required=False)
+        self._released(order_id=order, quantity=amount, reason=why)
         return amount
+
+    def _beyond_reservation(
+        self, verb: str, quantity: int, held: int, order: str
+    ) -> InvalidInputError:
+        return InvalidInputError(
+            "quantity",
+            f"cannot {verb} {quantity} of {self.sku} in {self.warehouse}: "
+            f"only {held} reserved for order {order}",
+        )
 
     @event("Released")
     def _released(self, order_id: str, quantity: int, reason: str) -> None:
@@ -110,12 +144,12 @@ class StockItem(Aggregate):
 
     def ship(self, order_id: UUID | str, quantity: int, reference: str = "") -> None:
         """Reserved units leave the warehouse for an order."""
-        held = self.reserved_for(order_id)
-        if quantity > held:
-            raise InvalidInputError(
-                "quantity", f"cannot ship {quantity} of {self.sku} from {self.warehouse}: only {held} reserved for order {order_id}"
-            )
-        self._shipped(order_id=str(order_id), quantity=quantity, reference=reference)
+        order, qty = _order(order_id), values.quantity(quantity)
+        held = self.reserved_for(order)
+        if qty > held:
+            raise self._beyond_reservation("ship", qty, held, order)
+        ref = values.text(reference, "reference", required=False)
+        self._shipped(order_id=order, quantity=qty, reference=ref)
 
     @event("Shipped")
     def _shipped(self, order_id: str, quantity: int, reference: str) -> None:
@@ -125,9 +159,11 @@ class StockItem(Aggregate):
     # losses, counts, transfers ------------------------------------------------------------
     def write_off(self, quantity: int, reason: str, reference: str = "") -> None:
         """Damaged or lost units leave the stock. Only available units can be written off."""
-        if quantity > self.available:
-            raise self._shortage(quantity, self.available, "cannot write off")
-        self._written_off(quantity=quantity, reason=reason, reference=reference)
+        qty, why = values.quantity(quantity), values.text(reason, "reason")
+        if qty > self.available:
+            raise self._shortage(qty, self.available, "cannot write off")
+        ref = values.text(reference, "reference", required=False)
+        self._written_off(quantity=qty, reason=why, reference=ref)
 
     @event("WrittenOff")
     def _written_off(self, quantity: int, reason: str, reference: str) -> None:
@@ -135,28 +171,36 @@ class StockItem(Aggregate):
 
     def count(self, counted: int, counted_by: str = "", reference: str = "") -> int:
         """Record a physical count; the difference to on hand becomes an adjustment. Returns it."""
-        if counted < self.reserved:
+        number = values.count(counted)
+        if number < self.reserved:
             raise InvalidStateError(
                 f"stock count of {self.sku} in {self.warehouse}",
-                f"counted {counted} is below the {self.reserved} units reserved for orders; "
+                f"counted {number} is below the {self.reserved} units reserved for orders; "
                 "release or reallocate those reservations first",
             )
-        difference = counted - self.on_hand
+        difference = number - self.on_hand
         self._counted(
-            counted=counted, expected=self.on_hand, difference=difference,
-            counted_by=counted_by, reference=reference,
+            counted=number,
+            expected=self.on_hand,
+            difference=difference,
+            counted_by=values.text(counted_by, "counted_by", required=False),
+            reference=values.text(reference, "reference", required=False),
         )
         return difference
 
     @event("Counted")
-    def _counted(self, counted: int, expected: int, difference: int, counted_by: str, reference: str) -> None:
+    def _counted(
+        self, counted: int, expected: int, difference: int, counted_by: str, reference: str
+    ) -> None:
         self.on_hand += difference
 
     def transfer_out(self, quantity: int, to_warehouse: str, reference: str = "") -> None:
         """Available units leave for another warehouse."""
-        if quantity > self.available:
-            raise self._shortage(quantity, self.available, "cannot transfer")
-        self._transferred_out(quantity=quantity, to_warehouse=to_warehouse, reference=reference)
+        qty = values.quantity(quantity)
+        if qty > self.available:
+            raise self._shortage(qty, self.available, "cannot transfer")
+        ref = values.text(reference, "reference", required=False)
+        self._transferred_out(quantity=qty, to_warehouse=to_warehouse, reference=ref)
 
     @event("TransferredOut")
     def _transferred_out(self, quantity: int, to_warehouse: str, reference: str) -> None:
@@ -164,7 +208,9 @@ class StockItem(Aggregate):
 
     def transfer_in(self, quantity: int, from_warehouse: str, reference: str = "") -> None:
         """Units arrive from another warehouse."""
-        self._transferred_in(quantity=quantity, from_warehouse=from_warehouse, reference=reference)
+        qty = values.quantity(quantity)
+        ref = values.text(reference, "reference", required=False)
+        self._transferred_in(quantity=qty, from_warehouse=from_warehouse, reference=ref)
 
     @event("TransferredIn")
     def _transferred_in(self, quantity: int, from_warehouse: str, reference: str) -> None:

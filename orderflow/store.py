@@ -16,8 +16,8 @@ DEFAULT_DATABASE_URL = "sqlite:///orderflow.db"
 class StoreConfig:
     """A parsed database URL plus the tuning the engine passes to eventsourcing.
 
-    URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://`` (in-process,
-    for tests) and ``postgresql://user:password@host:port/dbname?schema=public``.
+    URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``
+    (in-process, for tests) and ``postgresql://user:password@host:port/dbname?schema=public``.
     """
 
     url: str = DEFAULT_DATABASE_URL
@@ -31,10 +31,11 @@ class StoreConfig:
 
     @property
     def backend(self) -> str:
+        """'sqlite', 'postgres' or 'memory'."""
         return backend_of(self.url)
 
     def env(self) -> dict[str, str]:
-        """The eventsourcing environment variables for this store."""
+        """The eventsourcing environment variables for this store (validates the URL)."""
         env = {
             "CREATE_TABLE": "y" if self.create_tables else "n",
             "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
@@ -44,6 +45,9 @@ class StoreConfig:
             env.pop("AGGREGATE_CACHE_MAXSIZE")
         env.update(_backend_env(self))
         env.update(self.extra_env)
+        # The PL/pgSQL insert path skips the table lock: positions interleave and log readers
+        # (projections, the relay) skip events. Never on, whatever extra_env says.
+        env["POSTGRES_ENABLE_DB_FUNCTIONS"] = "n"
         return env
 
     def describe(self) -> str:
@@ -86,7 +90,12 @@ def _backend_env(config: StoreConfig) -> dict[str, str]:
 
 def sqlite_path(url: str) -> str:
     """The file path of a sqlite:/// URL (':memory:' is refused: it cannot be shared)."""
-    path = unquote(urlsplit(url).path)
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise InvalidInputError(
+            "database_url", f"{url!r}: a SQLite URL has three slashes, e.g. sqlite:///orderflow.db"
+        )
+    path = unquote(parts.path)
     path = path[1:] if path.startswith("/") else path
     if not path or path == ":memory:":
         raise InvalidInputError(
@@ -103,7 +112,9 @@ def postgres_env(config: StoreConfig) -> dict[str, str]:
     parts = urlsplit(config.url)
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
-        raise InvalidInputError("database_url", "name the database, e.g. postgresql://user@host/orderflow")
+        raise InvalidInputError(
+            "database_url", "name the database, e.g. postgresql://user@host/orderflow"
+        )
     try:
         port = parts.port or 5432
     except ValueError:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
 
 class Supplier(Aggregate):
     """A supplier, identified by its code."""
+
+    Registered: ClassVar[type[DomainEvent]]
 
     @staticmethod
     def create_id(code: str) -> UUID:
@@ -38,9 +41,16 @@ class Supplier(Aggregate):
     def update(
         self, contact: str, phone: str, email: str, address: str, lead_time_days: int
     ) -> None:
-        """Change the supplier's contact details or lead time."""
+        """Change the supplier's contact details or lead time (nothing recorded when unchanged)."""
+        current = (self.contact, self.phone, self.email, self.address, self.lead_time_days)
+        if (contact, phone, email, address, lead_time_days) == current:
+            return
         self._updated(
-            contact=contact, phone=phone, email=email, address=address, lead_time_days=lead_time_days
+            contact=contact,
+            phone=phone,
+            email=email,
+            address=address,
+            lead_time_days=lead_time_days,
         )
 
     @event("Updated")

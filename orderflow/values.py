@@ -35,19 +35,31 @@ class VatRate(StrEnum):
             return cls(text)
         except ValueError:
             allowed = ", ".join(rate.value for rate in cls)
-            raise InvalidInputError(field, f"unknown VAT rate {value!r} (allowed: {allowed})") from None
+            reason = f"unknown VAT rate {value!r} (allowed: {allowed})"
+            raise InvalidInputError(field, reason) from None
+
+
+# '199.000' is 199,000 dong to a Vietnamese reader but 199 to Decimal: refuse rather than guess.
+DOTTED_THOUSANDS: Final = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
 
 
 def money(value: object, field: str, *, allow_zero: bool = True) -> Decimal:
-    """A non-negative whole amount of VND."""
+    """A non-negative whole amount of VND ('1,250,000', '1_250_000' and 1250000 all read alike)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"{value!r} is not an amount of money")
+    written = str(value).strip()
+    if DOTTED_THOUSANDS.match(written):
+        plain = written.replace(".", "")
+        raise InvalidInputError(field, f"{written!r} is ambiguous: write whole dong, e.g. {plain}")
     try:
-        amount = Decimal(str(value).strip().replace(",", "").replace("_", ""))
+        amount = Decimal(written.replace(",", "").replace("_", ""))
     except (InvalidOperation, ValueError):
         raise InvalidInputError(field, f"{value!r} is not an amount of money") from None
     if not amount.is_finite():
         raise InvalidInputError(field, f"{value!r} is not an amount of money")
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise InvalidInputError(field, f"must be {'at least 0' if allow_zero else 'more than 0'}, got {amount}")
+        least = "at least 0" if allow_zero else "more than 0"
+        raise InvalidInputError(field, f"must be {least}, got {amount}")
     if amount != amount.to_integral_value():
         raise InvalidInputError(field, f"VND has no minor unit, got {amount}")
     return amount.quantize(VND_STEP)
@@ -78,12 +90,13 @@ def quantity(value: object, field: str = "quantity") -> int:
 
 def count(value: object, field: str = "counted") -> int:
     """A whole number of units, zero or more (a stock count may find nothing)."""
-    if value == 0 or value == "0":
+    if not isinstance(value, bool) and (value == 0 or str(value).strip() == "0"):
         return 0
     try:
         return quantity(value, field)
     except InvalidInputError:
-        raise InvalidInputError(field, f"must be a whole number of at least 0, got {value!r}") from None
+        reason = f"must be a whole number of at least 0, got {value!r}"
+        raise InvalidInputError(field, reason) from None
 
 
 def text(value: object, field: str, *, max_length: int = 200, required: bool = True) -> str:
@@ -92,7 +105,9 @@ def text(value: object, field: str, *, max_length: int = 200, required: bool = T
     if required and not result:
         raise InvalidInputError(field, "must not be empty")
     if len(result) > max_length:
-        raise InvalidInputError(field, f"must be at most {max_length} characters, got {len(result)}")
+        raise InvalidInputError(
+            field, f"must be at most {max_length} characters, got {len(result)}"
+        )
     return result
 
 
@@ -110,6 +125,7 @@ def code(value: object, field: str) -> str:
 
 
 MST_WEIGHTS: Final = (31, 29, 23, 19, 17, 13, 7, 5, 3)
+TAX_CODE_PATTERN: Final = re.compile(r"^[0-9]{10}(-?[0-9]{3})?$")
 
 
 def mst_check_digit(first_nine: str) -> int | None:
@@ -121,9 +137,11 @@ def mst_check_digit(first_nine: str) -> int | None:
 def tax_code(value: object, field: str = "tax_code") -> str:
     """A Vietnamese tax code (MST): 10 digits, or 13 with a branch suffix ('0100109106-505')."""
     raw = text(value, field, max_length=20)
+    if not TAX_CODE_PATTERN.match(raw.replace(" ", "")):
+        raise InvalidInputError(
+            field, f"{raw!r} must be 10 digits, or 13 with a branch suffix (0100109106-505)"
+        )
     digits = raw.replace("-", "").replace(" ", "")
-    if not digits.isdigit() or len(digits) not in (10, 13):
-        raise InvalidInputError(field, f"{raw!r} must be 10 digits, or 13 with a branch suffix")
     if digits[:2] == "00":
         raise InvalidInputError(field, f"{raw!r} has no valid province code")
     if digits[2:9] == "0000000":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow.errors import InvalidStateError
 
@@ -12,12 +13,16 @@ from orderflow.errors import InvalidStateError
 class Warehouse(Aggregate):
     """A warehouse, identified by its code."""
 
+    Registered: ClassVar[type[DomainEvent]]
+
     @staticmethod
     def create_id(code: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"orderflow:warehouse:{code}")
 
     @event("Registered")
-    def __init__(self, code: str, name: str, address: str, manager: str, phone: str, kind: str) -> None:
+    def __init__(
+        self, code: str, name: str, address: str, manager: str, phone: str, kind: str
+    ) -> None:
         self.code = code
         self.name = name
         self.address = address
@@ -27,7 +32,9 @@ class Warehouse(Aggregate):
         self.active = True
 
     def update(self, name: str, address: str, manager: str, phone: str) -> None:
-        """Change the warehouse's details."""
+        """Change the warehouse's details (nothing is recorded when nothing changes)."""
+        if (name, address, manager, phone) == (self.name, self.address, self.manager, self.phone):
+            return
         self._updated(name=name, address=address, manager=manager, phone=phone)
 
     @event("Updated")
