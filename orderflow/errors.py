@@ -62,3 +62,12 @@ class ConcurrencyError(OrderflowError):
 
 class StoreUnavailableError(OrderflowError):
     """The event store cannot be opened or reached."""
+
+
+class ExternalServiceError(OrderflowError):
+    """An outside system (carrier, e-invoice provider) refused a request or cannot be reached."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        self.service = service
+        self.reason = reason
+        super().__init__(f"{service}: {reason}")
