@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(None, description="nats://host:4222; unset = handlers run in-process")
     nats_stream: str = Field("ORDERFLOW", description="JetStream stream the relay publishes to")
     subject_prefix: str = Field("orderflow", description="subjects are <prefix>.<aggregate>.<event>")
+    nats_duplicate_window: float = Field(120, gt=0, description="seconds JetStream de-duplicates by Nats-Msg-Id")
+    nats_max_age: float = Field(0, ge=0, description="seconds the stream keeps events (0 = forever)")
+    relay_max_pending: int = Field(1000, ge=1, le=100_000, description="relay publishes awaiting their ack")
+    relay_ack_timeout: float = Field(5, gt=0, description="seconds the relay waits for an ack before republishing")
+    subscriber_ack_wait: float = Field(30, gt=0, description="seconds a subscriber may take before redelivery")
+    subscriber_max_deliveries: int = Field(5, ge=1, le=100, description="attempts before a dead letter")
+    subscriber_backoff: list[float] = Field([1, 5, 30], description="seconds before each retry (last repeats)")
 
     @field_validator("database_url")
     @classmethod

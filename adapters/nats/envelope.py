@@ -1,0 +1,171 @@
+"""The public form of a stored event: subject, headers and a versioned JSON body.
+
+The same `EventMessage` reaches a handler whether it came over NATS or straight from the event
+log in-process, so handlers never see eventsourcing objects. Pure: no nats or database imports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification
+
+SCHEMA = "orderflow.event/1"
+EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "orderflow:event")
+ENVELOPE_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+H_MSG_ID = "Nats-Msg-Id"
+H_SCHEMA = "Orderflow-Schema"
+H_EVENT_ID = "Orderflow-Event-Id"
+H_TYPE = "Orderflow-Event-Type"
+H_TOPIC = "Orderflow-Topic"
+H_AGGREGATE_ID = "Orderflow-Aggregate-Id"
+H_VERSION = "Orderflow-Version"
+H_POSITION = "Orderflow-Position"
+H_TIMESTAMP = "Orderflow-Timestamp"
+
+_TOKEN = re.compile(r"[^a-z0-9_-]")
+
+
+class BadMessageError(ValueError):
+    """A message body that is not an orderflow event of a schema this code reads."""
+
+
+def event_id(aggregate_id: UUID, version: int) -> UUID:
+    """The event's unique, deterministic id: the same for every relay run and every rebuild."""
+    return uuid5(EVENT_NAMESPACE, f"{aggregate_id}/{version}")
+
+
+def event_type(topic: str) -> str:
+    """'orderflow.stock_item:StockItem.Reserved' -> 'StockItem.Reserved'."""
+    return topic.rpartition(":")[2]
+
+
+def subject_for(prefix: str, topic: str) -> str:
+    """'<prefix>.<aggregate>.<event>' in lower case: 'orderflow.stockitem.reserved'."""
+    module, _, qualname = topic.rpartition(":")
+    parts = qualname.split(".")
+    aggregate = parts[0] if len(parts) > 1 else module.rpartition(".")[2]
+    return f"{prefix}.{_token(aggregate)}.{_token(parts[-1])}"
+
+
+def _token(name: str) -> str:
+    return _TOKEN.sub("_", name.lower()) or "_"
+
+
+def jsonable(value: Any) -> Any:
+    """Event attribute values as JSON: Decimals, UUIDs and dates as strings, enums as values."""
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    """One event as subscribers see it (the body schema `orderflow.event/1`)."""
+
+    id: UUID
+    type: str
+    topic: str
+    aggregate_id: UUID
+    version: int
+    position: int
+    timestamp: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, position: int, topic: str, domain_event: DomainEventProtocol[Any]) -> EventMessage:
+        """The message for a decoded domain event stored at `position`."""
+        aggregate_id = domain_event.originator_id
+        version = domain_event.originator_version
+        attributes = {k: v for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
+        return cls(
+            id=event_id(aggregate_id, version),
+            type=event_type(topic),
+            topic=topic,
+            aggregate_id=aggregate_id,
+            version=version,
+            position=position,
+            timestamp=domain_event.timestamp,
+            data=jsonable(attributes),
+        )
+
+    @classmethod
+    def from_notification(cls, app: Application[Any], notification: Notification) -> EventMessage:
+        """Decode a stored event (decrypting and upcasting as the engine does)."""
+        domain_event = app.mapper.to_domain_event(notification)
+        return cls.of(notification.id, notification.topic, domain_event)
+
+    @property
+    def aggregate_type(self) -> str:
+        return self.type.partition(".")[0]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "id": str(self.id),
+            "type": self.type,
+            "topic": self.topic,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": str(self.aggregate_id),
+            "version": self.version,
+            "position": self.position,
+            "timestamp": self.timestamp.isoformat(),
+            "data": self.data,
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def headers(self) -> dict[str, str]:
+        return {
+            H_MSG_ID: str(self.id),
+            H_SCHEMA: SCHEMA,
+            H_EVENT_ID: str(self.id),
+            H_TYPE: self.type,
+            H_TOPIC: self.topic,
+            H_AGGREGATE_ID: str(self.aggregate_id),
+            H_VERSION: str(self.version),
+            H_POSITION: str(self.position),
+            H_TIMESTAMP: self.timestamp.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, payload: bytes) -> EventMessage:
+        """Parse a body; BadMessageError when it is not JSON or not schema orderflow.event/1."""
+        try:
+            body = json.loads(payload)
+            if not isinstance(body, dict) or body.get("schema") != SCHEMA:
+                schema = body.get("schema") if isinstance(body, dict) else None
+                raise BadMessageError(f"schema: expected {SCHEMA!r}, got {schema!r}")
+            return cls(
+                id=UUID(body["id"]),
+                type=str(body["type"]),
+                topic=str(body["topic"]),
+                aggregate_id=UUID(body["aggregate_id"]),
+                version=int(body["version"]),
+                position=int(body["position"]),
+                timestamp=datetime.fromisoformat(body["timestamp"]),
+                data=dict(body.get("data") or {}),
+            )
+        except BadMessageError:
+            raise
+        except (ValueError, KeyError, TypeError) as error:
+            raise BadMessageError(f"body: not an orderflow event ({type(error).__name__}: {error})") from None

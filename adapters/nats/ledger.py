@@ -1,0 +1,220 @@
+"""What the relay and the subscribers have done, kept in the engine's own database.
+
+Two small tables next to `orderflow_events`:
+- `orderflow_relay`: per relay, the highest log position JetStream acknowledged (never moves back);
+- `orderflow_handled`: per subscriber and event id, the attempts so far and the outcome
+  (pending / done / dead), so a redelivered or replayed event is not handled twice and a poison
+  event is dead-lettered after a bounded number of attempts, whichever process saw it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+Status = Literal["pending", "done", "dead"]
+ERROR_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The state of one event for one subscriber after an attempt was counted."""
+
+    status: Status
+    attempts: int
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    subscriber: str
+    event_id: str
+    position: int
+    attempts: int
+    error: str
+
+
+class Ledger(Protocol):
+    def create_tables(self) -> None: ...
+    def relay_position(self, relay: str) -> int: ...
+    def save_relay_position(self, relay: str, position: int) -> None: ...
+    def begin(self, subscriber: str, event_id: str, position: int) -> Attempt: ...
+    def fail(self, subscriber: str, event_id: str, error: str) -> None: ...
+    def finish(self, subscriber: str, event_id: str, status: Status, error: str = "") -> None: ...
+    def resume_position(self, subscriber: str) -> int: ...
+    def dead_letters(self, subscriber: str) -> list[DeadLetter]: ...
+
+
+def open_ledger(app: Application[Any]) -> Ledger:
+    """The ledger in the engine's database (SQLite or PostgreSQL), or in memory for memory://."""
+    datastore = getattr(app.recorder, "datastore", None)
+    if isinstance(datastore, SQLiteDatastore):
+        return SqlLedger(datastore, placeholder="?")
+    if isinstance(datastore, PostgresDatastore):
+        return SqlLedger(datastore, placeholder="%s", schema=datastore.schema)
+    return MemoryLedger()
+
+
+class SqlLedger:
+    """The ledger on an eventsourcing datastore (its connection pool, retries and busy timeout)."""
+
+    def __init__(self, datastore: Any, placeholder: str, schema: str = "") -> None:
+        self.datastore = datastore
+        self.placeholder = placeholder
+        prefix = f'"{schema}".' if schema else ""
+        self.relay_table = f"{prefix}orderflow_relay"
+        self.handled_table = f"{prefix}orderflow_handled"
+
+    @contextmanager
+    def _cursor(self, commit: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def _run(self, sql: str, params: Sequence[Any] = (), commit: bool = True, rows: bool = False) -> list[Any]:
+        """Run one statement in its own transaction; rows (when asked) index by column name."""
+        with self._cursor(commit) as cursor:
+            cursor.execute(sql.replace("%s", self.placeholder), tuple(params))
+            return list(cursor.fetchall()) if rows else []
+
+    def create_tables(self) -> None:
+        statements = (
+            f"CREATE TABLE IF NOT EXISTS {self.relay_table} ("
+            " name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.handled_table} ("
+            " subscriber TEXT NOT NULL, event_id TEXT NOT NULL, position BIGINT NOT NULL,"
+            " status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',"
+            " PRIMARY KEY (subscriber, event_id))",
+        )
+        for statement in statements:
+            try:
+                self._run(statement)
+            except (IntegrityError, ProgrammingError):  # another process created it just now
+                self._run(statement)
+
+    def relay_position(self, relay: str) -> int:
+        sql = f"SELECT position FROM {self.relay_table} WHERE name = %s"
+        rows = self._run(sql, (relay,), commit=False, rows=True)
+        return int(rows[0]["position"]) if rows else 0
+
+    def save_relay_position(self, relay: str, position: int) -> None:
+        t = self.relay_table
+        self._run(
+            f"INSERT INTO {t} AS r (name, position) VALUES (%s, %s) ON CONFLICT (name)"
+            " DO UPDATE SET position = excluded.position WHERE r.position < excluded.position",
+            (relay, position),
+        )
+
+    def begin(self, subscriber: str, event_id: str, position: int) -> Attempt:
+        t = self.handled_table
+        rows = self._run(
+            f"INSERT INTO {t} AS h (subscriber, event_id, position, status, attempts)"
+            " VALUES (%s, %s, %s, 'pending', 1) ON CONFLICT (subscriber, event_id)"
+            " DO UPDATE SET attempts = h.attempts + 1 WHERE h.status = 'pending'"
+            " RETURNING status, attempts, error",
+            (subscriber, event_id, position),
+            rows=True,
+        )
+        if not rows:
+            rows = self._run(
+                f"SELECT status, attempts, error FROM {t} WHERE subscriber = %s AND event_id = %s",
+                (subscriber, event_id),
+                commit=False,
+                rows=True,
+            )
+        row = rows[0]
+        return Attempt(row["status"], int(row["attempts"]), str(row["error"]))
+
+    def fail(self, subscriber: str, event_id: str, error: str) -> None:
+        self._run(
+            f"UPDATE {self.handled_table} SET error = %s"
+            " WHERE subscriber = %s AND event_id = %s AND status = 'pending'",
+            (error[:ERROR_LIMIT], subscriber, event_id),
+        )
+
+    def finish(self, subscriber: str, event_id: str, status: Status, error: str = "") -> None:
+        self._run(
+            f"UPDATE {self.handled_table} SET status = %s, error = %s"
+            " WHERE subscriber = %s AND event_id = %s",
+            (status, error[:ERROR_LIMIT], subscriber, event_id),
+        )
+
+    def resume_position(self, subscriber: str) -> int:
+        rows = self._run(
+            f"SELECT max(position) AS position FROM {self.handled_table}"
+            " WHERE subscriber = %s AND status <> 'pending'",
+            (subscriber,),
+            commit=False,
+            rows=True,
+        )
+        return int(rows[0]["position"] or 0) if rows else 0
+
+    def dead_letters(self, subscriber: str) -> list[DeadLetter]:
+        rows = self._run(
+            f"SELECT event_id, position, attempts, error FROM {self.handled_table}"
+            " WHERE subscriber = %s AND status = 'dead' ORDER BY position",
+            (subscriber,),
+            commit=False,
+            rows=True,
+        )
+        return [
+            DeadLetter(subscriber, str(r["event_id"]), int(r["position"]), int(r["attempts"]), str(r["error"]))
+            for r in rows
+        ]
+
+
+class MemoryLedger:
+    """The same bookkeeping in a dict, for engines on memory:// (one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._relay: dict[str, int] = {}
+        self._handled: dict[tuple[str, str], tuple[int, Attempt]] = {}
+
+    def create_tables(self) -> None:
+        pass
+
+    def relay_position(self, relay: str) -> int:
+        return self._relay.get(relay, 0)
+
+    def save_relay_position(self, relay: str, position: int) -> None:
+        with self._lock:
+            self._relay[relay] = max(position, self._relay.get(relay, 0))
+
+    def begin(self, subscriber: str, event_id: str, position: int) -> Attempt:
+        with self._lock:
+            _, attempt = self._handled.get((subscriber, event_id), (position, Attempt("pending", 0)))
+            if attempt.status == "pending":
+                attempt = Attempt("pending", attempt.attempts + 1, attempt.error)
+            self._handled[(subscriber, event_id)] = (position, attempt)
+            return attempt
+
+    def fail(self, subscriber: str, event_id: str, error: str) -> None:
+        self._set(subscriber, event_id, None, error)
+
+    def finish(self, subscriber: str, event_id: str, status: Status, error: str = "") -> None:
+        self._set(subscriber, event_id, status, error)
+
+    def _set(self, subscriber: str, event_id: str, status: Status | None, error: str) -> None:
+        with self._lock:
+            position, attempt = self._handled[(subscriber, event_id)]
+            new = Attempt(status or attempt.status, attempt.attempts, error[:ERROR_LIMIT])
+            self._handled[(subscriber, event_id)] = (position, new)
+
+    def resume_position(self, subscriber: str) -> int:
+        done = [p for (s, _), (p, a) in self._handled.items() if s == subscriber and a.status != "pending"]
+        return max(done, default=0)
+
+    def dead_letters(self, subscriber: str) -> list[DeadLetter]:
+        return sorted(
+            (DeadLetter(s, e, p, a.attempts, a.error)
+             for (s, e), (p, a) in self._handled.items() if s == subscriber and a.status == "dead"),
+            key=lambda d: d.position,
+        )
