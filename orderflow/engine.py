@@ -8,10 +8,11 @@ from eventsourcing.persistence import PersistenceError
 
 from orderflow.errors import StoreUnavailableError
 from orderflow.inventory import InventoryCommands
+from orderflow.purchasing import PurchasingCommands
 from orderflow.store import StoreConfig, check_reachable
 
 
-class Engine(InventoryCommands):
+class Engine(PurchasingCommands, InventoryCommands):
     """orderflow's application service. Open it with `open_engine()`."""
 
     name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow import values
 from orderflow.errors import InvalidInputError, InvalidStateError
@@ -146,6 +146,8 @@ def _copy_lines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 class Order(Aggregate):
     """An order from one channel, identified by (channel, external id)."""
+
+    Placed: ClassVar[type[DomainEvent]]
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -671,6 +673,24 @@ class Order(Aggregate):
     @event("Completed")
     def _completed(self) -> None:
         self.status = "completed"
+
+    # --- added for shipping (orderflow/shipping.py): a shipment cancelled before pick-up ------
+    def unpack(self, shipment_id: UUID | str) -> None:
+        """The packed shipment was cancelled before pick-up: the order is reserved (editable) again."""
+        shipment = str(shipment_id)
+        if self.status == "cancelled":
+            return  # the order was cancelled while packed: nothing left to unpack
+        if self.fulfilment != "packed" or self.shipment_ids[-1:] != [shipment]:
+            raise self._refuse(
+                f"cannot unpack shipment {shipment}: the order is {self.fulfilment}"
+                + ("" if shipment in self.shipment_ids else " and it is not this order's shipment")
+            )
+        self._unpacked(shipment_id=shipment)
+
+    @event("Unpacked")
+    def _unpacked(self, shipment_id: str) -> None:
+        self.fulfilment = "reserved"
+        self.status = "new"
 
 
 # the checks under the names the class body shadows with its parameters

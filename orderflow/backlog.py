@@ -1,0 +1,71 @@
+"""Backlog: the orders waiting for stock of one SKU, first come first served.
+
+Saved in the same transaction as the orders' backorders, so a goods receipt finds the waiting
+orders of a SKU by loading one aggregate instead of scanning the log.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from orderflow.errors import InvalidStateError
+
+
+class Backlog(Aggregate):
+    """The FIFO queue of [order id, units] waiting for a SKU."""
+
+    Opened: ClassVar[type[DomainEvent]]
+
+    @staticmethod
+    def create_id(sku: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:backlog:{sku}")
+
+    @event("Opened")
+    def __init__(self, sku: str) -> None:
+        self.sku = sku
+        self.queue: list[list[str | int]] = []  # [order id, units], oldest first
+
+    @property
+    def waiting(self) -> int:
+        """Units waiting in total."""
+        return sum(int(units) for _, units in self.queue)
+
+    def waiting_for(self, order_id: UUID | str) -> int:
+        return sum(int(units) for oid, units in self.queue if oid == str(order_id))
+
+    def order_ids(self) -> list[str]:
+        """Waiting orders, oldest first, each once."""
+        return list(dict.fromkeys(str(oid) for oid, _ in self.queue))
+
+    def add(self, order_id: UUID | str, quantity: int) -> None:
+        """An order joins the end of the queue with units it waits for."""
+        if quantity <= 0:
+            raise InvalidStateError(f"backlog of {self.sku}", f"cannot queue {quantity} units")
+        self._added(order_id=str(order_id), quantity=quantity)
+
+    @event("Added")
+    def _added(self, order_id: str, quantity: int) -> None:
+        self.queue.append([order_id, quantity])
+
+    def take(self, order_id: UUID | str, quantity: int, reason: str) -> None:
+        """Units of an order leave the queue: filled from stock, reduced by an edit or cancelled."""
+        held = self.waiting_for(order_id)
+        if quantity <= 0 or quantity > held:
+            raise InvalidStateError(
+                f"backlog of {self.sku}", f"order {order_id} waits for {held} units, not {quantity}"
+            )
+        self._taken(order_id=str(order_id), quantity=quantity, reason=reason)
+
+    @event("Taken")
+    def _taken(self, order_id: str, quantity: int, reason: str) -> None:
+        # the newest units of an order leave first, so its oldest place in the queue is kept
+        left = quantity
+        for entry in reversed(self.queue):
+            if entry[0] == order_id and left:
+                used = min(int(entry[1]), left)
+                entry[1] = int(entry[1]) - used
+                left -= used
+        self.queue = [entry for entry in self.queue if int(entry[1]) > 0]

@@ -1,0 +1,558 @@
+"""Engine commands and queries for orders: placement with reservation, edits, cancel, money.
+
+Every command saves the order together with every stock item and backlog it touches, in one
+transaction, so reservations can never disagree with orders and no SKU is ever oversold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from orderflow import order as checks
+from orderflow import values
+from orderflow.allocation import AllocationPlan, plan_allocation
+from orderflow.backlog import Backlog
+from orderflow.engine_base import retry_on_conflict
+from orderflow.errors import InvalidInputError, NotFoundError, OrderflowError
+from orderflow.event_log import read_log
+from orderflow.inventory import InventoryCommands
+from orderflow.order import Order
+from orderflow.order_views import Fill, OrderInfo, OrderSummary, Transaction
+from orderflow.product import Product
+from orderflow.sales_channel import SalesChannel
+from orderflow.sku import Sku
+from orderflow.stock_item import StockItem
+from orderflow.warehouse import Warehouse
+
+WAREHOUSE_LIST_TTL = 1.0  # seconds a process trusts its list of registered warehouses
+
+
+@dataclass
+class _Work:
+    """The aggregates one command changes, saved together at the end."""
+
+    items: dict[tuple[str, str], StockItem] = field(default_factory=dict)
+    backlogs: dict[str, Backlog] = field(default_factory=dict)
+    orders: dict[UUID, Order] = field(default_factory=dict)
+
+    def aggregates(self) -> list[Aggregate]:
+        return [*self.orders.values(), *self.items.values(), *self.backlogs.values()]
+
+
+class OrderCommands(InventoryCommands):
+    """Orders from every channel: place, reserve, edit, cancel, payments, refunds, queries."""
+
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[UUID]], int]] = {
+        **InventoryCommands.snapshotting_intervals,
+        Backlog: 100,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._product_ids: dict[str, UUID] = {}  # SKU -> product; a SKU claim never changes
+        self._warehouse_list: list[str] = []
+        self._warehouses_seen_at = 0  # log position up to which registrations were read
+        self._warehouses_checked = float("-inf")  # monotonic time of the last read
+
+    # channel settings -----------------------------------------------------------------------
+    @retry_on_conflict
+    def set_preferred_warehouse(self, channel: str, warehouse: str | None) -> None:
+        """Allocate a channel's orders from this warehouse first (None: no preference)."""
+        name = checks.channel(channel)
+        code = self._active_warehouse(warehouse).code if warehouse else ""
+        settings = self._load_or_none(SalesChannel, SalesChannel.create_id(name))
+        settings = settings or SalesChannel(name=name)
+        settings.prefer_warehouse(code)
+        self._save(settings)
+
+    def preferred_warehouses(self) -> dict[str, str]:
+        """Each channel's preferred warehouse ("" when none is set)."""
+        found = {}
+        for name in checks.CHANNELS:
+            settings = self._load_or_none(SalesChannel, SalesChannel.create_id(name))
+            found[name] = settings.preferred_warehouse if settings else ""
+        return found
+
+    # placement ------------------------------------------------------------------------------
+    @retry_on_conflict
+    def place_order(
+        self,
+        channel: str,
+        external_id: str,
+        buyer: Mapping[str, object],
+        address: Mapping[str, object],
+        lines: Sequence[Mapping[str, object]],
+        shipping_fee: object = 0,
+        payment_method: str = "cod",
+        note: str = "",
+        *,
+        shipping_vat_rate: object = "10",
+        paid: object = None,
+        payment_reference: str = "",
+        exchange_of: str = "",
+    ) -> UUID:
+        """Place an order and reserve its stock atomically; the same (channel, external id) again
+        returns the existing order's id and changes nothing.
+
+        A line gives `sku` and `quantity`; `unit_price` (VAT-inclusive), `name` and `vat_rate`
+        default to the catalogue's. `paid` records a prepayment with the order.
+        """
+        name, number = checks.channel(channel), checks.external_id(external_id)
+        order_id = Order.create_id(name, number)
+        try:
+            return self._place(
+                name,
+                number,
+                buyer,
+                address,
+                lines,
+                shipping_fee,
+                payment_method,
+                note,
+                shipping_vat_rate,
+                paid,
+                payment_reference,
+                exchange_of,
+            )
+        except (IntegrityError, OrderflowError):
+            if self._exists(order_id):  # placed before (or just now, by someone else)
+                return order_id
+            raise
+
+    def _place(
+        self,
+        channel: str,
+        external_id: str,
+        buyer: Mapping[str, object],
+        address: Mapping[str, object],
+        lines: Sequence[Mapping[str, object]],
+        shipping_fee: object,
+        payment_method: str,
+        note: str,
+        shipping_vat_rate: object,
+        paid: object,
+        payment_reference: str,
+        exchange_of: str,
+    ) -> UUID:
+        requested = _requested(lines)
+        skus = [str(line["sku"]) for line in requested]
+        warehouses = self._warehouse_codes()
+        loaded = self._load_all(
+            [
+                *self._product_ids_of(skus, "lines"),
+                SalesChannel.create_id(channel),
+                *(Warehouse.create_id(code) for code in warehouses),
+                *(StockItem.create_id(sku, code) for sku in skus for code in warehouses),
+            ]
+        )
+        order = Order.place(
+            channel,
+            external_id,
+            buyer,
+            address,
+            self._priced(requested, loaded, "lines"),
+            shipping_fee,
+            payment_method,
+            note,
+            shipping_vat_rate,
+            exchange_of,
+        )
+        settings = loaded.get(SalesChannel.create_id(channel))
+        preferred = settings.preferred_warehouse if isinstance(settings, SalesChannel) else None
+        work = _Work(orders={order.id: order})
+        active = [c for c in warehouses if _is_active(loaded.get(Warehouse.create_id(c)))]
+        work.items.update(_items(loaded))
+        wanted = {line["sku"]: line["quantity"] for line in order.lines}
+        self._apply(
+            order, plan_allocation(wanted, _available(work, active), active, preferred), work
+        )
+        if paid not in (None, "", 0):
+            order.record_payment("payment", paid, payment_reference)
+        self._save(*work.aggregates())
+        return order.id
+
+    def _apply(self, order: Order, plan: AllocationPlan, work: _Work) -> None:
+        """Reserve the planned units and backorder the rest, on the order and the stock."""
+        for sku, warehouse, qty in plan.reservations():
+            work.items[(sku, warehouse)].reserve(order.id, qty)
+            order.allocate(sku, warehouse, qty)
+        for sku, qty in plan.backorder.items():
+            order.backorder(sku, qty)
+            self._backlog(sku, work).add(order.id, qty)
+
+    # edits --------------------------------------------------------------------------------
+    @retry_on_conflict
+    def change_order_lines(self, order: UUID | str, lines: Sequence[Mapping[str, object]]) -> None:
+        """Replace an order's lines until it is packed; reservations follow in the same save.
+
+        A SKU already on the order keeps its price, name and VAT rate unless given.
+        """
+        o = self._order(order)
+        requested = _requested(lines)
+        skus = [str(line["sku"]) for line in requested]
+        new_skus = [sku for sku in skus if o.line(sku) is None]
+        loaded = self._load_all(self._product_ids_of(new_skus, "lines"))
+        priced = self._priced(requested, loaded, "lines", current=o)
+        before = {item["sku"] for item in o.lines}
+        o.change_lines(priced)
+        work = _Work(orders={o.id: o})
+        for sku in sorted(before | set(skus)):
+            self._rebalance(o, sku, work)
+        self._save(*work.aggregates())
+
+    @retry_on_conflict
+    def set_order_quantities(self, order: UUID | str, quantities: Mapping[str, object]) -> None:
+        """Add SKUs, change quantities, or remove a SKU with quantity 0, until packed."""
+        o = self._order(order)
+        lines: dict[str, dict[str, object]] = {item["sku"]: dict(item) for item in o.lines}
+        for sku, qty in quantities.items():
+            code = values.code(sku, "quantities.sku")
+            number = values.count(qty, f"quantities.{code}")
+            if number == 0:
+                if code not in lines:
+                    raise InvalidInputError(f"quantities.{code}", "is not on the order")
+                lines.pop(code)
+            else:
+                lines.setdefault(code, {"sku": code})["quantity"] = number
+        self.change_order_lines(o.id, list(lines.values()))
+
+    def _rebalance(self, order: Order, sku: str, work: _Work) -> None:
+        """Make reserved + backordered units of a SKU equal what the order now wants."""
+        excess = order.allocated(sku) + order.backordered(sku) - order.ordered(sku)
+        if excess > 0:
+            self._shrink(order, sku, excess, work)
+        elif excess < 0:
+            warehouses = self._active_codes()
+            for code in warehouses:
+                self._item(sku, code, work)
+            plan = plan_allocation(
+                {sku: -excess}, _available(work, warehouses), warehouses, _main_warehouse(order)
+            )
+            self._apply(order, plan, work)
+
+    def _shrink(self, order: Order, sku: str, excess: int, work: _Work) -> None:
+        from_backorder = min(order.backordered(sku), excess)
+        if from_backorder:
+            order.reduce_backorder(sku, from_backorder)
+            self._backlog(sku, work).take(order.id, from_backorder, "order changed")
+        left = excess - from_backorder
+        for warehouse, held in sorted(order.allocations.get(sku, {}).items(), key=lambda x: x[1]):
+            give_back = min(held, left)
+            if give_back:
+                self._item(sku, warehouse, work).release(order.id, give_back, "order changed")
+                order.release_allocation(sku, warehouse, give_back)
+                left -= give_back
+
+    @retry_on_conflict
+    def change_order_buyer(self, order: UUID | str, **changes: str) -> None:
+        """Change the buyer's name, phone or e-mail until the order is packed."""
+        o = self._order(order)
+        o.change_buyer({**o.buyer, **changes})
+        self._save(o)
+
+    @retry_on_conflict
+    def change_order_address(self, order: UUID | str, **changes: str) -> None:
+        """Change the delivery address (any of its fields) until the order is packed."""
+        o = self._order(order)
+        o.change_address({**o.address, **changes})
+        self._save(o)
+
+    @retry_on_conflict
+    def change_shipping_fee(self, order: UUID | str, shipping_fee: object) -> None:
+        """Change the shipping fee charged to the buyer until the order is packed."""
+        o = self._order(order)
+        o.change_shipping_fee(shipping_fee)
+        self._save(o)
+
+    @retry_on_conflict
+    def cancel_order(self, order: UUID | str, reason: str) -> None:
+        """Cancel an order not yet handed to a carrier; its reservations and backorders go."""
+        o = self._order(order)
+        held = (
+            [(sku, wh, qty) for sku, per in o.allocations.items() for wh, qty in per.items()]
+            if o.fulfilment in ("awaiting_stock", "reserved", "packed")
+            else []
+        )
+        waiting = dict(o.backorders)
+        o.cancel(reason)
+        work = _Work(orders={o.id: o})
+        for sku, warehouse, _ in held:
+            self._item(sku, warehouse, work).release(o.id, None, "order cancelled")
+        for sku, qty in waiting.items():
+            self._backlog(sku, work).take(o.id, qty, "order cancelled")
+        self._save(*work.aggregates())
+
+    # stock for waiting orders ---------------------------------------------------------------
+    @retry_on_conflict
+    def allocate_waiting(self, sku: str | None = None) -> list[Fill]:
+        """Reserve available stock for orders waiting for it, first come first served.
+
+        Goods receipts against purchase orders do this by themselves; call it after stock
+        arrived another way (a manual receipt, a transfer, a restocked return).
+        """
+        skus = [self._require_sku(sku)] if sku else self._backlog_skus()
+        work = _Work()
+        fills: list[Fill] = []
+        warehouses = self._active_codes()
+        for code in skus:
+            items = [self._item(code, wh, work) for wh in warehouses]
+            fills += self._fill_waiting(code, [i for i in items if i.available > 0], work)
+        self._save(*work.aggregates())
+        return fills
+
+    def _fill_waiting(self, sku: str, items: list[StockItem], work: _Work) -> list[Fill]:
+        """Give these stock items' available units to the SKU's waiting orders, oldest first."""
+        backlog = self._existing_backlog(sku, work)
+        if backlog is None:
+            return []
+        fills: list[Fill] = []
+        for order_id in backlog.order_ids():
+            if not any(item.available for item in items):
+                break
+            order = work.orders.get(UUID(order_id)) or self._load(
+                Order, UUID(order_id), "order", order_id
+            )
+            work.orders[order.id] = order
+            fills += self._fill_order(order, sku, items, backlog)
+        return fills
+
+    def _fill_order(
+        self, order: Order, sku: str, items: list[StockItem], backlog: Backlog
+    ) -> list[Fill]:
+        need = min(backlog.waiting_for(order.id), order.backordered(sku))
+        fills = []
+        for item in items:
+            take = min(need, item.available)
+            if take <= 0:
+                continue
+            item.reserve(order.id, take)
+            order.allocate(sku, item.warehouse, take)
+            backlog.take(order.id, take, "stock arrived")
+            need -= take
+            fills.append(
+                Fill(order.id, order.reference, sku, item.warehouse, take, order.fulfilment)
+            )
+        return fills
+
+    def _backlog_skus(self) -> list[str]:
+        ids = list(self._ids_of(Backlog.Opened))
+        return [b.sku for b in self._load_all(ids).values() if isinstance(b, Backlog) and b.queue]
+
+    # money ----------------------------------------------------------------------------------
+    @retry_on_conflict
+    def record_payment(
+        self,
+        order: UUID | str,
+        amount: object,
+        kind: str = "payment",
+        reference: str = "",
+        at: datetime | str | None = None,
+    ) -> None:
+        """Record money in: a prepayment, COD collected by the carrier, or COD remitted by it.
+
+        Completes a delivered order once it is paid in full.
+        """
+        o = self._order(order)
+        o.record_payment(kind, amount, reference, at)
+        self._save(o)
+
+    @retry_on_conflict
+    def record_refund(
+        self,
+        order: UUID | str,
+        amount: object,
+        reference: str = "",
+        at: datetime | str | None = None,
+    ) -> None:
+        """Record money paid back to the buyer (never more than was paid and not yet refunded)."""
+        o = self._order(order)
+        o.record_refund(amount, reference, at)
+        self._save(o)
+
+    # queries --------------------------------------------------------------------------------
+    def order(self, order: UUID | str) -> OrderInfo:
+        """One order by id or CHANNEL/EXTERNAL_ID, with totals, VAT, stock and money."""
+        return OrderInfo.of(self._order(order))
+
+    def order_id(self, channel: str, external_id: str) -> UUID:
+        """The id an order from this channel with this external id has (placed or not)."""
+        return Order.create_id(checks.channel(channel), checks.external_id(external_id))
+
+    def orders(self, status: str | None = None, channel: str | None = None) -> list[OrderSummary]:
+        """Every order, oldest first (reads the log; a projection will serve large lists)."""
+        found = []
+        for order_id in self._ids_of(Order.Placed):
+            o = self._load(Order, order_id, "order", order_id)
+            if (status is None or o.status == status) and (channel is None or o.channel == channel):
+                found.append(OrderSummary.of(o))
+        return found
+
+    def order_transactions(self, order: UUID | str) -> list[Transaction]:
+        """An order's money history: payments, COD collected and remitted, refunds."""
+        return [Transaction(**t) for t in self._order(order).transactions]
+
+    # loading --------------------------------------------------------------------------------
+    def _order(self, ref: UUID | str) -> Order:
+        """An order by its id, or by 'channel/external_id'."""
+        order_id = _order_id(ref)
+        return self._load(Order, order_id, "order", str(ref))
+
+    def _load_all(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+        """The aggregates that exist among these ids."""
+        found = {}
+        for aggregate_id in dict.fromkeys(ids):
+            aggregate = self._load_or_none(Aggregate, aggregate_id)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
+
+    def _product_ids_of(self, skus: Sequence[str], field: str) -> list[UUID]:
+        """The products of these SKUs (each SKU's claim is read once per process)."""
+        unknown = [sku for sku in skus if sku not in self._product_ids]
+        claims = self._load_all(Sku.create_id(sku) for sku in unknown)
+        for i, sku in enumerate(skus):
+            claim = claims.get(Sku.create_id(sku))
+            if isinstance(claim, Sku):
+                self._product_ids[sku] = claim.product_id
+            elif sku not in self._product_ids:
+                raise NotFoundError(f"{field}[{i}].sku", sku, "SKU")
+        return [self._product_ids[sku] for sku in skus]
+
+    def _priced(
+        self,
+        requested: list[dict[str, object]],
+        loaded: Mapping[UUID, Aggregate],
+        field: str,
+        current: Order | None = None,
+    ) -> list[dict[str, object]]:
+        """Lines with the catalogue's (or the order's own) name, price and VAT rate filled in."""
+        priced = []
+        for i, line in enumerate(requested):
+            sku = str(line["sku"])
+            existing = current.line(sku) if current else None
+            if existing:
+                defaults = {k: existing[k] for k in ("name", "unit_price", "vat_rate")}
+            else:
+                defaults = _catalogue_defaults(
+                    loaded, self._product_ids[sku], sku, f"{field}[{i}].sku"
+                )
+            priced.append({**defaults, **line})
+        return priced
+
+    def _warehouse_codes(self) -> list[str]:
+        """Codes of every registered warehouse; new registrations are read at most once per TTL."""
+        now = time.monotonic()
+        if now - self._warehouses_checked > WAREHOUSE_LIST_TTL:
+            end = self.position()
+            topics = [get_topic(Warehouse.Registered)]
+            for n in read_log(self.recorder, self._warehouses_seen_at, end, topics):
+                self._warehouse_list.append(self.mapper.to_domain_event(n).code)  # type: ignore[attr-defined]
+            self._warehouses_seen_at, self._warehouses_checked = end, now
+        return list(self._warehouse_list)
+
+    def _active_codes(self) -> list[str]:
+        """Codes of the active warehouses, in the order they were registered."""
+        codes = self._warehouse_codes()
+        loaded = self._load_all(Warehouse.create_id(c) for c in codes)
+        return [c for c in codes if _is_active(loaded.get(Warehouse.create_id(c)))]
+
+    def _item(self, sku: str, warehouse: str, work: _Work) -> StockItem:
+        key = (sku, warehouse)
+        if key not in work.items:
+            item = self._load_or_none(StockItem, StockItem.create_id(sku, warehouse))
+            work.items[key] = item or StockItem(sku=sku, warehouse=warehouse)
+        return work.items[key]
+
+    def _backlog(self, sku: str, work: _Work) -> Backlog:
+        """The SKU's backlog (opened when first needed)."""
+        backlog = self._existing_backlog(sku, work)
+        return backlog or work.backlogs.setdefault(sku, Backlog(sku=sku))
+
+    def _existing_backlog(self, sku: str, work: _Work) -> Backlog | None:
+        if sku not in work.backlogs:
+            backlog = self._load_or_none(Backlog, Backlog.create_id(sku))
+            if backlog is None:
+                return None
+            work.backlogs[sku] = backlog
+        return work.backlogs[sku]
+
+
+def _order_id(ref: UUID | str) -> UUID:
+    if isinstance(ref, UUID):
+        return ref
+    text = values.text(ref, "order", max_length=200)
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    channel, slash, number = text.partition("/")
+    if not slash:
+        raise InvalidInputError("order", f"{text!r} is neither an order id nor CHANNEL/EXTERNAL_ID")
+    return Order.create_id(checks.channel(channel), checks.external_id(number))
+
+
+def _requested(lines: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """Lines with their SKU codes checked (the rest is checked once prices are filled in)."""
+    if not isinstance(lines, Sequence) or isinstance(lines, str):
+        raise InvalidInputError("lines", "give a list of lines")
+    if not lines:
+        raise InvalidInputError("lines", "an order needs at least one line")
+    requested = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, Mapping):
+            raise InvalidInputError(f"lines[{i}]", "expected an object with sku and quantity")
+        given = {k: v for k, v in line.items() if v is not None}
+        given["sku"] = values.code(line.get("sku"), f"lines[{i}].sku")
+        requested.append(given)
+    return requested
+
+
+def _catalogue_defaults(
+    loaded: Mapping[UUID, Aggregate], product_id: UUID, sku: str, field: str
+) -> dict[str, object]:
+    product = loaded.get(product_id)
+    if not isinstance(product, Product):
+        raise NotFoundError(field, sku, "SKU")
+    variant = product.variant(sku)
+    if not variant.active:
+        raise InvalidInputError(field, f"{sku} is no longer sold (discontinued)")
+    options = ", ".join(variant.options.values())
+    return {
+        "name": f"{product.name} ({options})" if options else product.name,
+        "unit_price": variant.sale_price,
+        "vat_rate": variant.vat_rate.value,
+    }
+
+
+def _is_active(warehouse: Aggregate | None) -> bool:
+    return isinstance(warehouse, Warehouse) and warehouse.active
+
+
+def _items(loaded: Mapping[UUID, Aggregate]) -> dict[tuple[str, str], StockItem]:
+    return {(a.sku, a.warehouse): a for a in loaded.values() if isinstance(a, StockItem)}
+
+
+def _available(work: _Work, warehouses: Sequence[str]) -> dict[str, dict[str, int]]:
+    available: dict[str, dict[str, int]] = {}
+    for (sku, warehouse), item in work.items.items():
+        if warehouse in warehouses:
+            available.setdefault(sku, {})[warehouse] = item.available
+    return available
+
+
+def _main_warehouse(order: Order) -> str | None:
+    """The warehouse holding most of an order's units (extra units go there first)."""
+    totals: dict[str, int] = {}
+    for per in order.allocations.values():
+        for warehouse, qty in per.items():
+            totals[warehouse] = totals.get(warehouse, 0) + qty
+    return max(totals, key=lambda w: totals[w]) if totals else None

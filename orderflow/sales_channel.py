@@ -1,0 +1,32 @@
+"""SalesChannel: how orders from one channel are handled (its preferred warehouse)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, DomainEvent, event
+
+
+class SalesChannel(Aggregate):
+    """Settings of one sales channel, recorded as events like everything else."""
+
+    Configured: ClassVar[type[DomainEvent]]
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"orderflow:channel:{name}")
+
+    @event("Configured")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.preferred_warehouse = ""
+
+    def prefer_warehouse(self, warehouse: str) -> None:
+        """Allocate this channel's orders from this warehouse first ("" for no preference)."""
+        if warehouse != self.preferred_warehouse:
+            self._preferred_warehouse_set(warehouse=warehouse)
+
+    @event("PreferredWarehouseSet")
+    def _preferred_warehouse_set(self, warehouse: str) -> None:
+        self.preferred_warehouse = warehouse
