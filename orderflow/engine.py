@@ -9,10 +9,11 @@ from eventsourcing.persistence import PersistenceError
 from orderflow.errors import StoreUnavailableError
 from orderflow.inventory import InventoryCommands
 from orderflow.purchasing import PurchasingCommands
+from orderflow.reorder_point import ReorderPointCommands
 from orderflow.store import StoreConfig, check_reachable
 
 
-class Engine(PurchasingCommands, InventoryCommands):
+class Engine(PurchasingCommands, ReorderPointCommands, InventoryCommands):
     """orderflow's application service. Open it with `open_engine()`."""
 
     name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
