@@ -168,4 +168,6 @@ class EventMessage:
         except BadMessageError:
             raise
         except (ValueError, KeyError, TypeError) as error:
-            raise BadMessageError(f"body: not an orderflow event ({type(error).__name__}: {error})") from None
+            raise BadMessageError(
+                f"body: not an orderflow event ({type(error).__name__}: {error})"
+            ) from None

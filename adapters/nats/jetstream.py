@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -11,8 +12,8 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BadRequestError
-
 from orderflow.adapters.settings import Settings
+
 from orderflow.errors import InvalidInputError, StoreUnavailableError
 
 log = logging.getLogger("orderflow.streams")
@@ -91,8 +92,14 @@ async def connect(url: str, name: str, *, reconnect: bool, timeout: float = 2) -
         log.info("nats %s: reconnected", name)
 
     options: dict[str, Any] = dict(
-        servers=[url], name=name, connect_timeout=timeout, ping_interval=5, max_outstanding_pings=2,
-        error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
+        servers=[url],
+        name=name,
+        connect_timeout=timeout,
+        ping_interval=5,
+        max_outstanding_pings=2,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
     )
     if reconnect:
         options.update(max_reconnect_attempts=-1, reconnect_time_wait=0.25)
@@ -101,21 +108,26 @@ async def connect(url: str, name: str, *, reconnect: bool, timeout: float = 2) -
     return await nats.connect(**options)
 
 
-async def connect_until(url: str, name: str, stop: asyncio.Event, *, reconnect: bool) -> NATS | None:
+async def connect_until(
+    url: str, name: str, stop: asyncio.Event, *, reconnect: bool
+) -> NATS | None:
     """Connect, retrying with backoff until it works (None when `stop` is set first)."""
     delay = 0.1
     failures = 0
     while not stop.is_set():
         try:
             return await connect(url, name, reconnect=reconnect)
-        except (OSError, TimeoutError, asyncio.TimeoutError, nats.errors.Error) as error:
+        except (OSError, TimeoutError, nats.errors.Error) as error:
             failures += 1
             if failures == 1 or failures % 20 == 0:
-                log.warning("nats %s: cannot connect to %s (%s); retrying", name, url, error or type(error).__name__)
-        try:
+                log.warning(
+                    "nats %s: cannot connect to %s (%s); retrying",
+                    name,
+                    url,
+                    error or type(error).__name__,
+                )
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
         delay = min(delay * 2, 2.0)
     return None
 
@@ -125,6 +137,7 @@ async def check_connect(url: str) -> None:
     try:
         nc = await connect(url, "orderflow-check", reconnect=False)
     except Exception as error:
-        raise StoreUnavailableError(f"nats_url: cannot reach {url} ({error or type(error).__name__})") from None
+        raise StoreUnavailableError(
+            f"nats_url: cannot reach {url} ({error or type(error).__name__})"
+        ) from None
     await nc.close()
-

@@ -78,7 +78,9 @@ class SqlLedger:
         with self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
-    def _run(self, sql: str, params: Sequence[Any] = (), commit: bool = True, rows: bool = False) -> list[Any]:
+    def _run(
+        self, sql: str, params: Sequence[Any] = (), commit: bool = True, rows: bool = False
+    ) -> list[Any]:
         """Run one statement in its own transaction; rows (when asked) index by column name."""
         with self._cursor(commit) as cursor:
             cursor.execute(sql.replace("%s", self.placeholder), tuple(params))
@@ -165,7 +167,13 @@ class SqlLedger:
             rows=True,
         )
         return [
-            DeadLetter(subscriber, str(r["event_id"]), int(r["position"]), int(r["attempts"]), str(r["error"]))
+            DeadLetter(
+                subscriber,
+                str(r["event_id"]),
+                int(r["position"]),
+                int(r["attempts"]),
+                str(r["error"]),
+            )
             for r in rows
         ]
 
@@ -190,7 +198,9 @@ class MemoryLedger:
 
     def begin(self, subscriber: str, event_id: str, position: int) -> Attempt:
         with self._lock:
-            _, attempt = self._handled.get((subscriber, event_id), (position, Attempt("pending", 0)))
+            _, attempt = self._handled.get(
+                (subscriber, event_id), (position, Attempt("pending", 0))
+            )
             if attempt.status == "pending":
                 attempt = Attempt("pending", attempt.attempts + 1, attempt.error)
             self._handled[(subscriber, event_id)] = (position, attempt)
@@ -209,12 +219,19 @@ class MemoryLedger:
             self._handled[(subscriber, event_id)] = (position, new)
 
     def resume_position(self, subscriber: str) -> int:
-        done = [p for (s, _), (p, a) in self._handled.items() if s == subscriber and a.status != "pending"]
+        done = [
+            p
+            for (s, _), (p, a) in self._handled.items()
+            if s == subscriber and a.status != "pending"
+        ]
         return max(done, default=0)
 
     def dead_letters(self, subscriber: str) -> list[DeadLetter]:
         return sorted(
-            (DeadLetter(s, e, p, a.attempts, a.error)
-             for (s, e), (p, a) in self._handled.items() if s == subscriber and a.status == "dead"),
+            (
+                DeadLetter(s, e, p, a.attempts, a.error)
+                for (s, e), (p, a) in self._handled.items()
+                if s == subscriber and a.status == "dead"
+            ),
             key=lambda d: d.position,
         )

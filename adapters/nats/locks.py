@@ -7,6 +7,7 @@ a waiting worker takes over.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -59,7 +60,9 @@ def acquire(lock: StoreLock, stop: threading.Event, poll: float = 0.5, what: str
 
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock."""
-    return int.from_bytes(hashlib.sha256(f"orderflow:{name}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"orderflow:{name}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 def pg_connect(config: StoreConfig) -> Any:
@@ -68,9 +71,13 @@ def pg_connect(config: StoreConfig) -> Any:
 
     env = postgres_env(config)
     return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=config.connect_timeout, autocommit=True,
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        connect_timeout=config.connect_timeout,
+        autocommit=True,
         application_name="orderflow-streams",
     )
 
@@ -109,10 +116,8 @@ class AdvisoryLock:
         import psycopg
 
         if self.conn is not None and not self.conn.closed:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-            except psycopg.Error:
-                pass
         self._drop()
 
     def _drop(self) -> None:

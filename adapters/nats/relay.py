@@ -31,12 +31,17 @@ from eventsourcing.persistence import PersistenceError
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-
 from orderflow.adapters.nats.envelope import EventMessage, subject_for
-from orderflow.adapters.nats.jetstream import connect_until, ensure_stream, require_nats, stream_config
+from orderflow.adapters.nats.jetstream import (
+    connect_until,
+    ensure_stream,
+    require_nats,
+    stream_config,
+)
 from orderflow.adapters.nats.ledger import Ledger, open_ledger
 from orderflow.adapters.nats.locks import LockLostError, PgListener, StoreLock, acquire, store_lock
 from orderflow.adapters.settings import Settings
+
 from orderflow.engine import Engine
 from orderflow.errors import InvalidInputError
 from orderflow.event_log import Waiter, follow_log
@@ -61,13 +66,20 @@ class Outgoing:
 
 def outgoing(engine: Engine, prefix: str, notification: Any) -> Outgoing:
     message = EventMessage.from_notification(engine, notification)
-    return Outgoing(notification.id, subject_for(prefix, notification.topic), message.to_json(), message.headers())
+    return Outgoing(
+        notification.id,
+        subject_for(prefix, notification.topic),
+        message.to_json(),
+        message.headers(),
+    )
 
 
 class LogFeed:
     """A thread following the event log from a position and handing encoded events to asyncio."""
 
-    def __init__(self, engine: Engine, after: int, prefix: str, capacity: int, wait: Waiter | None) -> None:
+    def __init__(
+        self, engine: Engine, after: int, prefix: str, capacity: int, wait: Waiter | None
+    ) -> None:
         self.engine, self.after, self.prefix, self.wait = engine, after, prefix, wait
         self.queue: queue.Queue[Outgoing | BaseException] = queue.Queue(maxsize=capacity)
         self.stop = threading.Event()
@@ -76,7 +88,9 @@ class LogFeed:
 
     def _read(self) -> None:
         try:
-            log_ = follow_log(self.engine.recorder, self.after, self.stop, wait=self.wait, max_idle_timeout=0.2)
+            log_ = follow_log(
+                self.engine.recorder, self.after, self.stop, wait=self.wait, max_idle_timeout=0.2
+            )
             for notification in log_:
                 self._put(outgoing(self.engine, self.prefix, notification))
         except BaseException as error:  # handed to the publisher, which starts afresh
@@ -175,7 +189,12 @@ class Relay:
 
     # holding the lock -----------------------------------------------------------------------
     async def _relay_holding_lock(
-        self, engine: Engine, ledger: Ledger, lock: StoreLock, listener: Waiter | None, stop: threading.Event
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        lock: StoreLock,
+        listener: Waiter | None,
+        stop: threading.Event,
     ) -> None:
         acked = await self._start_position(ledger, lock, stop)
         log.info("%s: relaying from position %d to %s", self.name, acked, self.url)
@@ -187,9 +206,18 @@ class Relay:
                 js = nc.jetstream(publish_async_max_pending=self.settings.relay_max_pending)
                 await self._ensure_stream(js)
                 acked = await self._publish(engine, ledger, lock, listener, nc, js, acked, stop)
-            except (Trouble, nats.errors.Error, APIError, PersistenceError, OSError, TimeoutError) as error:
+            except (
+                Trouble,
+                nats.errors.Error,
+                APIError,
+                PersistenceError,
+                OSError,
+                TimeoutError,
+            ) as error:
                 self.stats.restarts += 1
-                log.warning("%s: %s; republishing from position %d", self.name, _describe(error), acked)
+                log.warning(
+                    "%s: %s; republishing from position %d", self.name, _describe(error), acked
+                )
                 await asyncio.sleep(RETRY_PAUSE)
             finally:
                 await _close(nc)
@@ -212,12 +240,21 @@ class Relay:
         except ServiceUnavailableError as error:
             raise Trouble("JetStream not available yet") from error
         except APIError as error:
-            raise InvalidInputError("nats_stream", f"the server refused the stream config: {error.description}") from None
+            raise InvalidInputError(
+                "nats_stream", f"the server refused the stream config: {error.description}"
+            ) from None
 
     # the pipeline -----------------------------------------------------------------------------
     async def _publish(
-        self, engine: Engine, ledger: Ledger, lock: StoreLock, listener: Waiter | None,
-        nc: NATS, js: JetStreamContext, acked: int, stop: threading.Event,
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        lock: StoreLock,
+        listener: Waiter | None,
+        nc: NATS,
+        js: JetStreamContext,
+        acked: int,
+        stop: threading.Event,
     ) -> int:
         """Publish from `acked` on until stopped; return the acked (and stored) position."""
         most = self.settings.relay_max_pending
@@ -237,9 +274,13 @@ class Relay:
                         return acked
                     await self._wait_for_head(inflight)
                     continue
-                items = await asyncio.to_thread(feed.take, most - len(inflight), 0.02 if inflight else 0.2)
+                items = await asyncio.to_thread(
+                    feed.take, most - len(inflight), 0.02 if inflight else 0.2
+                )
                 for item in items:
-                    future = await js.publish_async(item.subject, item.payload, headers=item.headers)
+                    future = await js.publish_async(
+                        item.subject, item.payload, headers=item.headers
+                    )
                     inflight.append((item.position, future, time.monotonic()))
                 self.stats.published += len(items)
                 if not items and not inflight:
@@ -251,13 +292,17 @@ class Relay:
                 future.cancel()  # frees its slot; the event is republished from `acked`
             await asyncio.to_thread(feed.close)
 
-    def _collect_acks(self, inflight: deque[tuple[int, asyncio.Future[Any], float]], acked: int) -> int:
+    def _collect_acks(
+        self, inflight: deque[tuple[int, asyncio.Future[Any], float]], acked: int
+    ) -> int:
         while inflight and inflight[0][1].done():
             position, future, _ = inflight.popleft()
             try:
                 ack = future.result()
             except (APIError, nats.errors.Error) as error:  # e.g. NoStreamResponseError
-                raise Trouble(f"publish of position {position} not acknowledged: {_describe(error)}") from error
+                raise Trouble(
+                    f"publish of position {position} not acknowledged: {_describe(error)}"
+                ) from error
             if ack.duplicate:
                 self.stats.duplicates += 1
             else:
