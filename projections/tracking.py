@@ -1,0 +1,241 @@
+"""Tracking recorders that own tables: a view's rows and its log position commit together.
+
+`SQLiteViewStore` and `PostgresViewStore` subclass the library's tracking recorders, so
+`insert_tracking`, `max_tracking_id` and `wait` behave as documented, and add:
+- the view's tables, created with the tracking table, in the same database as the events;
+- one tracking table per view (`<prefix>_<name>_tracking`; the library's SQLite recorder
+  has a single fixed `tracking` table, which several views could not share);
+- `writing()` / `reading()` transactions with a `Sql` cursor that speaks `?` on both backends;
+- `lock_position()`: the first statement of a write, so that a view's update, the check of
+  where it stands and its new position are one atomic step even with two runners at once.
+
+Usable by anything that must remember how far it read the log (the NATS relay, subscribers):
+`open_store(engine, "natsrelay")` gives a store with no tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from orderflow.projections.sql import SQLITE, BoundTable, Dialect, Sql, Table, postgres
+
+DEFAULT_PREFIX = "view"
+
+
+class ViewStore(TrackingRecorder):
+    """The backend-neutral half of a view's store; mixed into a library tracking recorder."""
+
+    datastore: Any
+    dialect: Dialect
+    name: str
+    application_name: str
+    tracking_table_name: str
+    tables: dict[str, BoundTable]
+
+    def _set_up(
+        self,
+        name: str,
+        tables: Sequence[Table],
+        prefix: str,
+        application_name: str,
+        dialect: Dialect,
+    ) -> None:
+        self.name = name
+        self.application_name = application_name
+        self.dialect = dialect
+        self.tracking_table_name = f"{prefix}_{name}_tracking"
+        self.tables = {t.name: BoundTable(t, f"{prefix}_{name}_{t.name}", dialect) for t in tables}
+
+    @property
+    def tracking_table(self) -> str:
+        return self.dialect.qualify(self.tracking_table_name)
+
+    def table_names(self) -> dict[str, str]:
+        """Each table's qualified name, by its short name: for `Dialect.render`."""
+        return {short: bound.real_name for short, bound in self.tables.items()}
+
+    def render(self, sql: str) -> str:
+        """Query SQL with `?` and `{table}` names, in this backend's form."""
+        return self.dialect.render(sql, **self.table_names())
+
+    def _create_table(self, c: Any) -> None:
+        super()._create_table(c)  # type: ignore[misc]
+        for table in self.tables.values():
+            for statement in table.create():
+                c.execute(statement)
+        c.execute(
+            f"INSERT INTO {self.tracking_table} VALUES ({self.dialect.placeholder}, 0) "
+            "ON CONFLICT (application_name) DO NOTHING",
+            (self.application_name,),
+        )
+
+    def create(self, attempts: int = 5) -> None:
+        """Create the tables; several processes starting at once may race, so retry a little."""
+        for attempt in range(attempts):
+            try:
+                self.create_table()
+                return
+            except (IntegrityError, ProgrammingError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Sql]:
+        """A transaction that commits when the block ends without an error."""
+        with self.datastore.transaction(commit=True) as cursor:
+            yield Sql(cursor, self.dialect)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Sql]:
+        """A read-only transaction that sees one consistent snapshot."""
+        with self.datastore.transaction(commit=False) as cursor:
+            sql = Sql(cursor, self.dialect)
+            if self.dialect.name == "postgres":
+                sql.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield sql
+
+    def lock_position(self, sql: Sql) -> int:
+        """Take the view's write lock first thing in a transaction; return its position."""
+        mark = self.dialect.placeholder
+        table = self.tracking_table
+        sql.execute(
+            f"UPDATE {table} SET notification_id = notification_id WHERE application_name = {mark}",
+            (self.application_name,),
+        )
+        return self.read_position(sql)
+
+    def read_position(self, sql: Sql) -> int:
+        mark = self.dialect.placeholder
+        row = sql.one(
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = {mark}",
+            (self.application_name,),
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def position(self) -> int:
+        """The position of the last event this view has applied (0 when none)."""
+        return self.max_tracking_id(self.application_name) or 0
+
+    def track(self, sql: Sql, position: int) -> None:
+        """Record the new position in the same transaction (refused unless it moves forward)."""
+        self._insert_tracking(sql.raw, Tracking(self.application_name, position))  # type: ignore[attr-defined]
+
+    def reset(self, sql: Sql) -> None:
+        """Empty every table and go back to position 0 (inside a write transaction)."""
+        for table in self.tables.values():
+            sql.execute(f"DELETE FROM {table.qualified}")
+        mark = self.dialect.placeholder
+        sql.execute(
+            f"UPDATE {self.tracking_table} SET notification_id = 0 WHERE application_name = {mark}",
+            (self.application_name,),
+        )
+
+    def drop(self) -> None:
+        """Remove the tables and the tracking table."""
+        with self.writing() as sql:
+            for table in self.tables.values():
+                sql.execute(table.drop())
+            sql.execute(f"DROP TABLE IF EXISTS {self.tracking_table}")
+
+
+class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
+    """A view store in the engine's SQLite file."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        *,
+        name: str,
+        tables: Sequence[Table] = (),
+        prefix: str = DEFAULT_PREFIX,
+        application_name: str,
+    ) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("views need single-row tracking (SINGLE_ROW_TRACKING=y, the default)")
+        self._set_up(name, tables, prefix, application_name, SQLITE)
+        SQLiteTrackingRecorder.__init__(self, datastore)
+        table = self.tracking_table_name
+        self.insert_tracking_statement = (
+            f"INSERT INTO {table} VALUES (:application_name, :notification_id) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {table}.notification_id < :notification_id RETURNING notification_id"
+        )
+        self.select_max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {table} WHERE application_name=?"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} (application_name TEXT, "
+            "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID"
+        ]
+
+
+class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
+    """A view store in the engine's PostgreSQL database (and schema)."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        name: str,
+        tables: Sequence[Table] = (),
+        prefix: str = DEFAULT_PREFIX,
+        application_name: str,
+    ) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("views need single-row tracking (SINGLE_ROW_TRACKING=y, the default)")
+        self._set_up(name, tables, prefix, application_name, postgres(datastore.schema))
+        PostgresTrackingRecorder.__init__(
+            self, datastore, tracking_table_name=self.tracking_table_name
+        )
+
+
+_memory_datastores: weakref.WeakKeyDictionary[Any, SQLiteDatastore] = weakref.WeakKeyDictionary()
+
+
+def datastore_of(engine: Application[Any]) -> Any:
+    """The database the engine's events are in; an in-memory SQLite one for memory:// engines."""
+    datastore = getattr(engine.recorder, "datastore", None)
+    if datastore is not None:
+        return datastore
+    if engine not in _memory_datastores:
+        uri = f"file:orderflow-views-{uuid4().hex}?mode=memory&cache=shared"
+        _memory_datastores[engine] = SQLiteDatastore(uri)
+    return _memory_datastores[engine]
+
+
+def open_store(
+    engine: Application[Any],
+    name: str,
+    tables: Sequence[Table] = (),
+    prefix: str = DEFAULT_PREFIX,
+    create: bool = True,
+) -> ViewStore:
+    """The store of one view (or of any log reader's position) next to the engine's events."""
+    datastore = datastore_of(engine)
+    options = {"name": name, "tables": tables, "prefix": prefix, "application_name": engine.name}
+    store: ViewStore
+    if isinstance(datastore, SQLiteDatastore):
+        store = SQLiteViewStore(datastore, **options)  # type: ignore[arg-type]
+    else:
+        store = PostgresViewStore(datastore, **options)  # type: ignore[arg-type]
+    if create:
+        store.create()
+    return store
