@@ -10,10 +10,12 @@ from orderflow.errors import StoreUnavailableError
 from orderflow.inventory import InventoryCommands
 from orderflow.purchasing import PurchasingCommands
 from orderflow.reorder_point import ReorderPointCommands
+from orderflow.returning import ReturnCommands
+from orderflow.shipping import ShippingCommands
 from orderflow.store import StoreConfig, check_reachable
 
 
-class Engine(PurchasingCommands, ReorderPointCommands, InventoryCommands):
+class Engine(ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointCommands, InventoryCommands):
     """orderflow's application service. Open it with `open_engine()`."""
 
     name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
