@@ -11,6 +11,7 @@ from orderflow.adapters.cli.context import CliState
 from orderflow.adapters.cli.demo import demo
 from orderflow.adapters.cli.output import fail
 from orderflow.adapters.cli.stock import stock_app
+from orderflow.adapters.cli.streams import relay, subscribe
 from orderflow.adapters.settings import load_settings
 from orderflow.errors import OrderflowError
 
@@ -25,6 +26,8 @@ app.add_typer(product_app, name="product")
 app.add_typer(supplier_app, name="supplier")
 app.add_typer(stock_app, name="stock")
 app.command("demo")(demo)
+app.command("relay")(relay)
+app.command("subscribe")(subscribe)
 
 
 @app.callback()

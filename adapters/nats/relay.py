@@ -197,6 +197,7 @@ class Relay:
         stop: threading.Event,
     ) -> None:
         acked = await self._start_position(ledger, lock, stop)
+        self.stats.position = acked
         log.info("%s: relaying from position %d to %s", self.name, acked, self.url)
         while not stop.is_set():
             nc = await connect_until(self.url, "orderflow-relay", self._stopping, reconnect=False)
