@@ -63,6 +63,12 @@ class OrderCommands(InventoryCommands):
         self._warehouses_seen_at = 0  # log position up to which registrations were read
         self._warehouses_checked = float("-inf")  # monotonic time of the last read
 
+    def register_warehouse(self, *args: Any, **kwargs: Any) -> UUID:
+        """Register a warehouse (see CatalogueCommands); this process allocates from it at once."""
+        warehouse_id = super().register_warehouse(*args, **kwargs)
+        self._warehouses_checked = float("-inf")
+        return warehouse_id
+
     # channel settings -----------------------------------------------------------------------
     @retry_on_conflict
     def set_preferred_warehouse(self, channel: str, warehouse: str | None) -> None:
