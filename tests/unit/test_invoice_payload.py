@@ -1,4 +1,4 @@
-"""The S-Invoice createInvoice body built from an invoice request (adapters/einvoice_payloads.py)."""
+"""The S-Invoice createInvoice body built from an invoice request (einvoice_payloads)."""
 
 from __future__ import annotations
 

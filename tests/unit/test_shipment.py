@@ -1,4 +1,4 @@
-"""Shipment: booking, carrier updates (twice, late, out of order), cancel, COD. Given / When / Then."""
+"""Shipment: booking, carrier updates (twice, late, out of order), cancel, COD."""
 
 from __future__ import annotations
 
