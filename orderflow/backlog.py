@@ -59,6 +59,18 @@ class Backlog(Aggregate):
             )
         self._taken(order_id=str(order_id), quantity=quantity, reason=reason)
 
+    def offer(self, quantity: int, reason: str) -> None:
+        """Units of the SKU became available to waiting orders (recorded before they are filled).
+
+        Every command that frees or receives stock for waiting orders records this, so an order
+        that is backordering the SKU at the same moment conflicts with it and looks again.
+        """
+        self._offered(quantity=quantity, reason=reason)
+
+    @event("StockOffered")
+    def _offered(self, quantity: int, reason: str) -> None:
+        pass
+
     @event("Taken")
     def _taken(self, order_id: str, quantity: int, reason: str) -> None:
         # the newest units of an order leave first, so its oldest place in the queue is kept

@@ -178,13 +178,23 @@ class OrderCommands(InventoryCommands):
         active = [c for c in warehouses if _is_active(loaded.get(Warehouse.create_id(c)))]
         work.items.update(_items(loaded))
         wanted = {line["sku"]: line["quantity"] for line in order.lines}
-        self._apply(
-            order, plan_allocation(wanted, _available(work, active), active, preferred), work
-        )
+        plan = plan_allocation(wanted, _available(work, active), active, preferred)
+        if plan.backorder:  # read the waiting lists, then the stock again: see Backlog.offer
+            self._reread(plan.backorder, active, work)
+            plan = plan_allocation(wanted, _available(work, active), active, preferred)
+        self._apply(order, plan, work)
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
         self._save(*work.aggregates())
         return order.id
+
+    def _reread(self, skus: Iterable[str], warehouses: Sequence[str], work: _Work) -> None:
+        """Load the SKUs' backlogs, then their stock items afresh (no changes made to them yet)."""
+        for sku in skus:
+            self._existing_backlog(sku, work)
+            for code in warehouses:
+                work.items.pop((sku, code), None)
+                self._item(sku, code, work)
 
     def _apply(self, order: Order, plan: AllocationPlan, work: _Work) -> None:
         """Reserve the planned units and backorder the rest, on the order and the stock."""
@@ -238,8 +248,7 @@ class OrderCommands(InventoryCommands):
             self._shrink(order, sku, excess, work)
         elif excess < 0:
             warehouses = self._active_codes()
-            for code in warehouses:
-                self._item(sku, code, work)
+            self._reread([sku], warehouses, work)
             plan = plan_allocation(
                 {sku: -excess}, _available(work, warehouses), warehouses, _main_warehouse(order)
             )
@@ -254,8 +263,10 @@ class OrderCommands(InventoryCommands):
         for warehouse, held in sorted(order.allocations.get(sku, {}).items(), key=lambda x: x[1]):
             give_back = min(held, left)
             if give_back:
-                self._item(sku, warehouse, work).release(order.id, give_back, "order changed")
+                item = self._item(sku, warehouse, work)
+                item.release(order.id, give_back, "order changed")
                 order.release_allocation(sku, warehouse, give_back)
+                self._fill_waiting(sku, [item], work, "released by an order change")
                 left -= give_back
 
     @retry_on_conflict
@@ -291,10 +302,12 @@ class OrderCommands(InventoryCommands):
         waiting = dict(o.backorders)
         o.cancel(reason)
         work = _Work(orders={o.id: o})
-        for sku, warehouse, _ in held:
-            self._item(sku, warehouse, work).release(o.id, None, "order cancelled")
         for sku, qty in waiting.items():
             self._backlog(sku, work).take(o.id, qty, "order cancelled")
+        for sku, warehouse, _ in held:
+            item = self._item(sku, warehouse, work)
+            item.release(o.id, None, "order cancelled")
+            self._fill_waiting(sku, [item], work, "released by a cancelled order")
         self._save(*work.aggregates())
 
     # stock for waiting orders ---------------------------------------------------------------
@@ -311,15 +324,19 @@ class OrderCommands(InventoryCommands):
         warehouses = self._active_codes()
         for code in skus:
             items = [self._item(code, wh, work) for wh in warehouses]
-            fills += self._fill_waiting(code, [i for i in items if i.available > 0], work)
+            fills += self._fill_waiting(code, items, work, "allocate waiting orders")
         self._save(*work.aggregates())
         return fills
 
-    def _fill_waiting(self, sku: str, items: list[StockItem], work: _Work) -> list[Fill]:
+    def _fill_waiting(
+        self, sku: str, items: list[StockItem], work: _Work, reason: str
+    ) -> list[Fill]:
         """Give these stock items' available units to the SKU's waiting orders, oldest first."""
-        backlog = self._existing_backlog(sku, work)
-        if backlog is None:
+        offered = sum(item.available for item in items)
+        if offered <= 0:
             return []
+        backlog = self._backlog(sku, work)
+        backlog.offer(offered, reason)
         fills: list[Fill] = []
         for order_id in backlog.order_ids():
             if not any(item.available for item in items):

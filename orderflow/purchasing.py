@@ -177,7 +177,7 @@ class PurchasingCommands(OrderCommands):
         for sku, qty in po.receipts[-1]["quantities"].items():
             item = self._item(sku, po.warehouse, work)
             item.receive(qty, ReceiptReason.PURCHASE_RECEIPT, f"{number} ({po.number})")
-            fills += self._fill_waiting(sku, [item], work)
+            fills += self._fill_waiting(sku, [item], work, f"goods receipt {number}")
         self._save(po, *work.aggregates())
         return ReceiptResult(
             PurchaseOrderInfo.of(po), number, dict(po.receipts[-1]["quantities"]), fills, True

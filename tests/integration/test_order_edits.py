@@ -120,3 +120,24 @@ def test_cancelling_releases_every_reservation_and_leaves_the_waiting_list(engin
     assert levels(engine, "TEE") == {"HN": (10, 0), "HCM": (3, 0)}
     assert levels(engine, "MUG")["HCM"] == (5, 0)
     assert engine.shortages() == []
+
+
+def test_units_freed_by_a_cancelled_order_go_to_the_oldest_waiting_order(engine: Engine) -> None:
+    seller(engine)
+    holder = place(engine, "1", MUG=5)
+    waiting_first = place(engine, "2", MUG=2)
+    waiting_second = place(engine, "3", MUG=4)
+    engine.cancel_order(holder, "paid by mistake")
+    assert engine.order(waiting_first).fulfilment == "reserved"
+    second = engine.order(waiting_second).lines[0]
+    assert (second.reserved, second.backordered) == ({"HCM": 3}, 1)
+    assert levels(engine, "MUG")["HCM"] == (5, 5)
+
+
+def test_units_freed_by_a_smaller_order_go_to_waiting_orders(engine: Engine) -> None:
+    seller(engine)
+    holder = place(engine, "1", MUG=5)
+    waiting = place(engine, "2", MUG=1)
+    engine.set_order_quantities(holder, {"MUG": 4})
+    assert engine.order(waiting).fulfilment == "reserved"
+    assert engine.shortages() == []
