@@ -46,7 +46,9 @@ class ReorderPointCommands(CatalogueCommands):
     """Reorder points per SKU and warehouse."""
 
     @retry_on_conflict
-    def set_reorder_point(self, sku: str, warehouse: str, level: int, reorder_quantity: int = 0) -> int:
+    def set_reorder_point(
+        self, sku: str, warehouse: str, level: int, reorder_quantity: int = 0
+    ) -> int:
         """Alert when a SKU's available units in a warehouse fall to `level` or below; returns the log position."""
         code = values.code(sku, "sku")
         self._product_of_sku(code)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from orderflow.adapters.cli.audit import events_command, history_command, projections_app
 from orderflow.adapters.cli.catalogue import product_app, supplier_app, warehouse_app
 from orderflow.adapters.cli.context import CliState
 from orderflow.adapters.cli.demo import demo
@@ -28,6 +29,9 @@ app.add_typer(stock_app, name="stock")
 app.command("demo")(demo)
 app.command("relay")(relay)
 app.command("subscribe")(subscribe)
+app.command("events")(events_command)
+app.command("history")(history_command)
+app.add_typer(projections_app, name="projections")
 
 
 @app.callback()

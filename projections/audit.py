@@ -1,0 +1,230 @@
+"""Reading the log for an audit: filtered event streams, an aggregate's history, the stock card.
+
+Everything here streams: one page of the log in memory at a time, however long the log is.
+A time range is turned into a range of positions with the `event_times` index, so only the
+events of that period are decoded.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.utils import get_topic
+
+from orderflow.errors import InvalidInputError, NotFoundError
+from orderflow.event_log import read_log
+from orderflow.order import Order
+from orderflow.projections.event_times import EventTimes
+from orderflow.projections.registry import open_views
+from orderflow.projections.view import LOCAL_TIME
+from orderflow.projections.words import describe, event_name, fields
+from orderflow.stock_item import StockItem
+
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One stored event, decoded."""
+
+    position: int
+    at: datetime
+    aggregate_id: UUID
+    version: int
+    name: str  # Order.Placed
+    text: str
+    data: dict[str, Any] = field(repr=False)
+
+
+# which events: names, aggregates, time ---------------------------------------------------------
+def event_topics() -> dict[str, str]:
+    """Every event class of orderflow's aggregates: `Order.Placed` -> its stored topic."""
+    found: dict[str, str] = {}
+    pending: list[type] = [Aggregate]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("orderflow."):
+            continue
+        for member in vars(cls).values():
+            if isinstance(member, type) and issubclass(member, CanMutateAggregate):
+                found[member.__qualname__] = get_topic(member)
+    return found
+
+
+def topics_for(names: Iterable[str]) -> list[str]:
+    """Topics for event names: `Order.Placed`, `Placed` (any aggregate) or `Order` (all its events)."""
+    known = event_topics()
+    topics: list[str] = []
+    for name in names:
+        wanted = name.strip()
+        matches = [
+            topic
+            for qualname, topic in known.items()
+            if wanted.lower() in (qualname.lower(), qualname.split(".")[0].lower(), qualname.split(".")[-1].lower())
+        ]
+        if not matches:
+            raise InvalidInputError("type", f"no event is called {wanted!r} (e.g. Order.Placed, Placed, Order)")
+        topics.extend(t for t in matches if t not in topics)
+    return topics
+
+
+def parse_moment(value: str | datetime, field_name: str) -> datetime:
+    """An ISO date or date-time; without a zone it is Vietnam time."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError(field_name, f"{value!r} is not a date (2026-03-01) or date-time (2026-03-01T14:30)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TIME)
+
+
+def parse_aggregate(engine: Application[Any], value: str) -> UUID:
+    """An aggregate id: a UUID, or an order as channel/external-id (shopee/2403ABC)."""
+    text = value.strip()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    channel, sep, external = text.partition("/")
+    if not sep or not external:
+        raise InvalidInputError("aggregate", f"{value!r} is neither an id nor channel/external-id")
+    order_id = Order.create_id(channel.strip().lower(), external.strip())
+    if order_id not in engine.repository:
+        raise NotFoundError("order", text)
+    return order_id
+
+
+# streaming the log ----------------------------------------------------------------------------
+def events(
+    engine: Application[Any],
+    aggregate: UUID | None = None,
+    types: Iterable[str] = (),
+    after: int = 0,
+    until: int | None = None,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> Iterator[EventRecord]:
+    """Stored events in log order, filtered; `since <= time < before` uses the time index."""
+    topics = topics_for(types) if types else []
+    end = (engine.recorder.max_notification_id() or 0) if until is None else until
+    if since or before:
+        after, end = _narrow_by_time(engine, since, before, after, end)
+    for notification in read_log(engine.recorder, after=after, until=end, topics=topics, page=PAGE):
+        if aggregate is not None and notification.originator_id != aggregate:
+            continue
+        event = engine.mapper.to_domain_event(notification)
+        if (since and event.timestamp < since) or (before and event.timestamp >= before):
+            continue
+        yield EventRecord(
+            notification.id, event.timestamp, event.originator_id, event.originator_version,
+            event_name(event), describe(event), fields(event),
+        )
+
+
+def _narrow_by_time(
+    engine: Application[Any], since: datetime | None, before: datetime | None, after: int, end: int
+) -> tuple[int, int]:
+    """The positions that can hold events of the period: indexed ones, plus what is not indexed yet."""
+    (index,) = open_views(engine, [EventTimes.name])
+    assert isinstance(index, EventTimes)
+    found = index.time_range(since, before)
+    if found.first is None:
+        return max(after, found.indexed), end  # only the part not indexed yet can match
+    low = max(after, found.first - 1)
+    high = end if found.indexed < end else min(end, found.last or end)
+    return low, high
+
+
+# one aggregate ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class History:
+    """An aggregate's events, and its state at the end of them."""
+
+    aggregate_id: UUID
+    kind: str
+    version: int
+    events: list[EventRecord]
+    state: dict[str, Any]
+
+
+def history(engine: Application[Any], aggregate_id: UUID, at: datetime | None = None) -> History:
+    """Every event of an aggregate (up to `at`), and its state as it was then."""
+    records: list[EventRecord] = []
+    for event in engine.events.get(aggregate_id):
+        if at is not None and event.timestamp > at:
+            break
+        records.append(
+            EventRecord(0, event.timestamp, aggregate_id, event.originator_version,
+                        event_name(event), describe(event), fields(event))
+        )
+    if not records:
+        if aggregate_id not in engine.repository:
+            raise NotFoundError("aggregate", str(aggregate_id))
+        raise InvalidInputError("at", f"{aggregate_id} did not exist yet at {at}")
+    try:
+        aggregate = engine.repository.get(aggregate_id, version=records[-1].version)
+    except AggregateNotFoundError:
+        raise NotFoundError("aggregate", str(aggregate_id)) from None
+    return History(aggregate_id, type(aggregate).__name__, aggregate.version, records, state_of(aggregate))
+
+
+def state_of(aggregate: Any) -> dict[str, Any]:
+    """An aggregate's public attributes (and computed totals of an order)."""
+    state = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    for extra in ("reference", "goods_total", "total", "paid", "outstanding"):
+        if isinstance(getattr(type(aggregate), extra, None), property):
+            state[extra] = getattr(aggregate, extra)
+    return state
+
+
+# the stock card ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CardLine:
+    """One movement of a SKU in a warehouse, with the balances after it."""
+
+    at: datetime
+    warehouse: str
+    movement: str
+    text: str
+    quantity_in: int
+    quantity_out: int
+    on_hand: int
+    reserved: int
+    total_on_hand: int  # over every warehouse on the card
+
+
+def stock_card(engine: Application[Any], sku: str, warehouses: Iterable[str]) -> Iterator[CardLine]:
+    """Every movement of a SKU in these warehouses, oldest first, with running balances."""
+    streams = [_movements(engine, sku, code) for code in warehouses]
+    totals: dict[str, int] = {}
+    for at, code, event, on_hand, reserved, delta in heapq.merge(*streams, key=lambda m: m[0]):
+        totals[code] = on_hand
+        yield CardLine(
+            at, code, event_name(event).split(".")[-1], describe(event), max(delta, 0), max(-delta, 0),
+            on_hand, reserved, sum(totals.values()),
+        )
+
+
+def _movements(engine: Application[Any], sku: str, warehouse: str) -> Iterator[tuple[datetime, str, Any, int, int, int]]:
+    item_id = StockItem.create_id(sku, warehouse)
+    item: Any = None
+    version = 0
+    while True:
+        page = list(engine.events.get(item_id, gt=version or None, limit=PAGE))
+        for event in page:
+            before = item.on_hand if item is not None else 0
+            item = event.mutate(item)
+            yield event.timestamp, warehouse, event, item.on_hand, item.reserved, item.on_hand - before
+        if len(page) < PAGE:
+            return
+        version = page[-1].originator_version
