@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Final
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
@@ -115,11 +116,13 @@ class Shipment(Aggregate):
         items: Sequence[Mapping[str, Any]],
         note: object = "",
         at: datetime | str | None = None,
+        shipment_id: UUID | None = None,
     ) -> Shipment:
         """Check a new parcel and record it; the engine packs the order with it."""
         if not items:
             raise InvalidInputError("items", "a shipment carries at least one item")
         return cls(
+            id=shipment_id or uuid4(),
             order_id=str(order_id),
             order_reference=order_reference,
             carrier=carrier(carrier_name),
@@ -147,6 +150,7 @@ class Shipment(Aggregate):
         items: list[dict[str, Any]],
         note: str,
         requested_at: str,
+        id: UUID,  # the aggregate id (not stored in the event): the order is packed with it first
     ) -> None:
         self.order_id = order_id
         self.order_reference = order_reference
@@ -376,9 +380,14 @@ class Shipment(Aggregate):
     def remit_cod(
         self, amount: object, reference: object, at: datetime | str | None = None
     ) -> bool:
-        """The carrier paid COD out to the seller; a repeated reference changes nothing."""
-        value = values.money(amount, "amount", allow_zero=False)
+        """The carrier paid COD out to the seller (all still held when `amount` is None);
+        a repeated reference changes nothing."""
         ref = values.text(reference, "reference", max_length=100)
+        known_amount = next((r["amount"] for r in self.remittances if r["reference"] == ref), None)
+        default = (
+            known_amount if known_amount is not None else self.cod_collected - self.cod_remitted
+        )
+        value = values.money(default if amount is None else amount, "amount", allow_zero=False)
         for known in self.remittances:
             if known["reference"] == ref:
                 if known["amount"] != value:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from orderflow import values
 from orderflow.carrier_status import carrier as carrier_name
@@ -103,6 +103,8 @@ class ShippingCommands(Connections):
         """
         order = self._order_of(order_id)
         cod = self._cod_amount(order, cod_amount)
+        shipment_id = uuid4()
+        order.pack(shipment_id)  # refuses a cancelled or not fully reserved order first
         shipment = Shipment.request(
             str(order.id),
             order.reference,
@@ -115,8 +117,8 @@ class ShippingCommands(Connections):
             _parcel_items(order),
             note,
             self._now(),
+            shipment_id,
         )
-        order.pack(shipment.id)
         self._save(shipment, order)
         return shipment.id
 
@@ -380,10 +382,11 @@ class ShippingCommands(Connections):
         """The carrier paid the collected COD out to the seller (all of it unless `amount`)."""
         shipment = self._shipment(shipment_id)
         order = self._order_of(shipment.order_id)
-        value = shipment.cod_collected - shipment.cod_remitted if amount is None else amount
         when = instant(at, default=self._now())
-        if shipment.remit_cod(value, reference, when):
-            order.record_payment("cod_remitted", value, reference, when)
+        if shipment.remit_cod(amount, reference, when):
+            order.record_payment(
+                "cod_remitted", shipment.remittances[-1]["amount"], reference, when
+            )
         self._save(shipment, order)
 
     # queries --------------------------------------------------------------------------------
