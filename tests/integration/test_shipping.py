@@ -134,7 +134,7 @@ def test_shipping_a_cancelled_order_is_refused_and_writes_nothing(engine: Engine
 def test_an_order_still_waiting_for_stock_cannot_be_packed(engine: Engine) -> None:
     connected(engine)
     order_id = place(engine, "1", RICE=1)
-    with pytest.raises(InvalidStateError, match="awaiting_stock .*only a fully reserved order"):
+    with pytest.raises(InvalidStateError, match=r"awaiting_stock .*only a fully reserved order"):
         engine.request_shipment(order_id, "ghn", weight_kg=5)
 
 
