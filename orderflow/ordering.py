@@ -207,12 +207,60 @@ class OrderCommands(InventoryCommands):
 
     # edits --------------------------------------------------------------------------------
     @retry_on_conflict
+    def edit_order(
+        self,
+        order: UUID | str,
+        *,
+        quantities: Mapping[str, object] | None = None,
+        buyer: Mapping[str, str] | None = None,
+        address: Mapping[str, str] | None = None,
+        shipping_fee: object = None,
+    ) -> None:
+        """Change several things of an order in one transaction, until it is packed.
+
+        `quantities` maps SKU -> new quantity (0 removes the line, a new SKU is added at the
+        catalogue price); `buyer` and `address` give only the fields that change.
+        """
+        o = self._order(order)
+        if buyer:
+            o.change_buyer({**o.buyer, **buyer})
+        if address:
+            o.change_address({**o.address, **address})
+        if shipping_fee is not None:
+            o.change_shipping_fee(shipping_fee)
+        work = _Work(orders={o.id: o})
+        if quantities:
+            self._change_lines(o, _lines_with(o, quantities), work)
+        self._save(*work.aggregates())
+
+    @retry_on_conflict
     def change_order_lines(self, order: UUID | str, lines: Sequence[Mapping[str, object]]) -> None:
         """Replace an order's lines until it is packed; reservations follow in the same save.
 
         A SKU already on the order keeps its price, name and VAT rate unless given.
         """
         o = self._order(order)
+        work = _Work(orders={o.id: o})
+        self._change_lines(o, lines, work)
+        self._save(*work.aggregates())
+
+    def set_order_quantities(self, order: UUID | str, quantities: Mapping[str, object]) -> None:
+        """Add SKUs, change quantities, or remove a SKU with quantity 0, until packed."""
+        self.edit_order(order, quantities=quantities)
+
+    def change_order_buyer(self, order: UUID | str, **changes: str) -> None:
+        """Change the buyer's name, phone or e-mail until the order is packed."""
+        self.edit_order(order, buyer=changes)
+
+    def change_order_address(self, order: UUID | str, **changes: str) -> None:
+        """Change the delivery address (any of its fields) until the order is packed."""
+        self.edit_order(order, address=changes)
+
+    def change_shipping_fee(self, order: UUID | str, shipping_fee: object) -> None:
+        """Change the shipping fee charged to the buyer until the order is packed."""
+        self.edit_order(order, shipping_fee=shipping_fee)
+
+    def _change_lines(self, o: Order, lines: Sequence[Mapping[str, object]], work: _Work) -> None:
         requested = _requested(lines)
         skus = [str(line["sku"]) for line in requested]
         new_skus = [sku for sku in skus if o.line(sku) is None]
@@ -220,26 +268,8 @@ class OrderCommands(InventoryCommands):
         priced = self._priced(requested, loaded, "lines", current=o)
         before = {item["sku"] for item in o.lines}
         o.change_lines(priced)
-        work = _Work(orders={o.id: o})
         for sku in sorted(before | set(skus)):
             self._rebalance(o, sku, work)
-        self._save(*work.aggregates())
-
-    @retry_on_conflict
-    def set_order_quantities(self, order: UUID | str, quantities: Mapping[str, object]) -> None:
-        """Add SKUs, change quantities, or remove a SKU with quantity 0, until packed."""
-        o = self._order(order)
-        lines: dict[str, dict[str, object]] = {item["sku"]: dict(item) for item in o.lines}
-        for sku, qty in quantities.items():
-            code = values.code(sku, "quantities.sku")
-            number = values.count(qty, f"quantities.{code}")
-            if number == 0:
-                if code not in lines:
-                    raise InvalidInputError(f"quantities.{code}", "is not on the order")
-                lines.pop(code)
-            else:
-                lines.setdefault(code, {"sku": code})["quantity"] = number
-        self.change_order_lines(o.id, list(lines.values()))
 
     def _rebalance(self, order: Order, sku: str, work: _Work) -> None:
         """Make reserved + backordered units of a SKU equal what the order now wants."""
@@ -268,27 +298,6 @@ class OrderCommands(InventoryCommands):
                 order.release_allocation(sku, warehouse, give_back)
                 self._fill_waiting(sku, [item], work, "released by an order change")
                 left -= give_back
-
-    @retry_on_conflict
-    def change_order_buyer(self, order: UUID | str, **changes: str) -> None:
-        """Change the buyer's name, phone or e-mail until the order is packed."""
-        o = self._order(order)
-        o.change_buyer({**o.buyer, **changes})
-        self._save(o)
-
-    @retry_on_conflict
-    def change_order_address(self, order: UUID | str, **changes: str) -> None:
-        """Change the delivery address (any of its fields) until the order is packed."""
-        o = self._order(order)
-        o.change_address({**o.address, **changes})
-        self._save(o)
-
-    @retry_on_conflict
-    def change_shipping_fee(self, order: UUID | str, shipping_fee: object) -> None:
-        """Change the shipping fee charged to the buyer until the order is packed."""
-        o = self._order(order)
-        o.change_shipping_fee(shipping_fee)
-        self._save(o)
 
     @retry_on_conflict
     def cancel_order(self, order: UUID | str, reason: str) -> None:
@@ -521,6 +530,21 @@ def _order_id(ref: UUID | str) -> UUID:
     if not slash:
         raise InvalidInputError("order", f"{text!r} is neither an order id nor CHANNEL/EXTERNAL_ID")
     return Order.create_id(checks.channel(channel), checks.external_id(number))
+
+
+def _lines_with(order: Order, quantities: Mapping[str, object]) -> list[dict[str, object]]:
+    """The order's lines with these SKUs' quantities changed, added (new SKU) or removed (0)."""
+    lines: dict[str, dict[str, object]] = {item["sku"]: dict(item) for item in order.lines}
+    for sku, qty in quantities.items():
+        code = values.code(sku, "quantities.sku")
+        number = values.count(qty, f"quantities.{code}")
+        if number == 0:
+            if code not in lines:
+                raise InvalidInputError(f"quantities.{code}", "is not on the order")
+            lines.pop(code)
+        else:
+            lines.setdefault(code, {"sku": code})["quantity"] = number
+    return list(lines.values())
 
 
 def _requested(lines: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:

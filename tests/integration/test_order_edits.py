@@ -141,3 +141,15 @@ def test_units_freed_by_a_smaller_order_go_to_waiting_orders(engine: Engine) -> 
     engine.set_order_quantities(holder, {"MUG": 4})
     assert engine.order(waiting).fulfilment == "reserved"
     assert engine.shortages() == []
+
+
+def test_an_edit_of_several_things_is_one_transaction_and_all_or_nothing(engine: Engine) -> None:
+    seller(engine)
+    order_id = place(engine, "1", TEE=1)
+    position = engine.position()
+    with pytest.raises(InvalidInputError, match="quantities.MUG"):
+        engine.edit_order(order_id, buyer={"name": "Pham D"}, quantities={"MUG": "many"})
+    assert engine.position() == position
+    engine.edit_order(order_id, buyer={"name": "Pham D"}, quantities={"MUG": 1}, shipping_fee=15_000)
+    info = engine.order(order_id)
+    assert (info.buyer["name"], [line.sku for line in info.lines], info.shipping_fee) == ("Pham D", ["TEE", "MUG"], 15_000)
