@@ -33,14 +33,16 @@ class World:
         return self.carriers["ghn"]
 
 
-def connected(engine: Engine, invoice_threshold: int | None = None) -> World:
+def connected(
+    engine: Engine, invoice_threshold: int | None = None, *, provider: bool = True
+) -> World:
     """The order scenarios' seller, connected to FAKE carriers and a FAKE e-invoice provider."""
     seller(engine)
     clock = FixedClock()
     world = World(engine, fake_carriers(), FakeEInvoiceProvider(clock=clock), clock)
     engine.connect(
         carriers=world.carriers,
-        einvoice=world.provider,
+        einvoice=world.provider if provider else None,
         clock=clock,
         invoice_threshold=invoice_threshold,
     )
