@@ -52,7 +52,7 @@ def test_a_bad_tax_code_is_refused_naming_the_field_and_writes_nothing(engine: E
     order_id = place(engine, "1", TEE=1)
     position = engine.position()
     with pytest.raises(
-        InvalidInputError, match="buyer.tax_code: '0314409059' fails the check digit"
+        InvalidInputError, match=r"buyer\.tax_code: '0314409059' fails the check digit"
     ):
         engine.issue_invoice(order_id, {**COMPANY, "tax_code": "0314409059"})
     assert engine.position() == position
