@@ -10,7 +10,7 @@ from orderflow.adapters.cli.audit import events_command, history_command, projec
 from orderflow.adapters.cli.catalogue import product_app, supplier_app, warehouse_app
 from orderflow.adapters.cli.context import CliState
 from orderflow.adapters.cli.demo import demo
-from orderflow.adapters.cli.output import fail
+from orderflow.adapters.cli.output import fail, run
 from orderflow.adapters.cli.stock import stock_app
 from orderflow.adapters.cli.streams import relay, subscribe
 from orderflow.adapters.settings import load_settings
@@ -52,7 +52,4 @@ def root(
 
 def main() -> None:
     """Entry point of the `orderflow` script. Every rejected input exits with status 1."""
-    try:
-        app()
-    except SystemExit as exit_:
-        raise SystemExit(1 if exit_.code == 2 else exit_.code) from None
+    run(app)

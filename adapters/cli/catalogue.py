@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from orderflow.adapters.cli.context import engine
 from orderflow.adapters.cli.output import print_fields, print_json, print_table, reports_errors
+
+from orderflow import values
 from orderflow.catalogue import ProductInfo, SupplierInfo, WarehouseInfo
 from orderflow.errors import InvalidInputError
 from orderflow.product import VariantSpec
+from orderflow.values import VatRate
 
 warehouse_app = typer.Typer(help="Warehouses: register, list, deactivate.", no_args_is_help=True)
-product_app = typer.Typer(help="Products and their variant SKUs: register, prices, discontinue.", no_args_is_help=True)
+product_app = typer.Typer(
+    help="Products and their variant SKUs: register, prices, discontinue.", no_args_is_help=True
+)
 supplier_app = typer.Typer(help="Suppliers: register, list, update.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -56,7 +60,9 @@ def warehouse_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     found = engine(ctx).warehouses()
     if as_json:
         return print_json(found)
-    rows = [(w.code, w.name, w.kind, w.manager, w.address, "yes" if w.active else "no") for w in found]
+    rows = [
+        (w.code, w.name, w.kind, w.manager, w.address, "yes" if w.active else "no") for w in found
+    ]
     print_table("Warehouses", ["code", "name", "kind", "in charge", "address", "active"], rows)
 
 
@@ -111,8 +117,12 @@ def product_add(
     category: Annotated[str, typer.Option()] = "",
     brand: Annotated[str, typer.Option()] = "",
     description: Annotated[str, typer.Option()] = "",
-    spec: Annotated[list[str] | None, typer.Option(help="Specification KEY=VALUE (repeatable)")] = None,
-    media: Annotated[list[str] | None, typer.Option(help="Image or video link (repeatable)")] = None,
+    spec: Annotated[
+        list[str] | None, typer.Option(help="Specification KEY=VALUE (repeatable)")
+    ] = None,
+    media: Annotated[
+        list[str] | None, typer.Option(help="Image or video link (repeatable)")
+    ] = None,
     attribute: Annotated[
         list[str] | None, typer.Option(help="Variant attribute NAME=V1,V2 (up to 3)")
     ] = None,
@@ -123,26 +133,45 @@ def product_add(
         list[str] | None, typer.Option(help="Initial stock SKU@WAREHOUSE=QTY (repeatable)")
     ] = None,
     from_file: Annotated[
-        Path | None, typer.Option(help="JSON file with 'variants': [{sku, options, cost_price, sale_price, vat_rate}]")
+        Path | None,
+        typer.Option(
+            help="JSON file with 'variants': [{sku, options, cost_price, sale_price, vat_rate}]"
+        ),
     ] = None,
 ) -> None:
     """Register a product; every combination of its attributes becomes a variant SKU."""
-    attributes = {k: [v.strip() for v in vals.split(",") if v.strip()] for k, vals in pairs(attribute, "attribute").items()}
+    attributes = {
+        k: [v.strip() for v in vals.split(",") if v.strip()]
+        for k, vals in pairs(attribute, "--attribute").items()
+    }
     variants = _variants_from_file(from_file) if from_file else None
     initial: dict[str, dict[str, int]] = {}
-    for key, qty in pairs(stock, "stock").items():
+    for key, qty in pairs(stock, "--stock").items():
         sku, sep, warehouse = key.partition("@")
         if not sep:
-            raise InvalidInputError("stock", f"{key!r} is not SKU@WAREHOUSE")
-        initial.setdefault(sku, {})[warehouse] = _int(qty, "stock")
+            raise InvalidInputError("--stock", f"{key!r} is not SKU@WAREHOUSE=QTY")
+        initial.setdefault(sku, {})[warehouse] = values.quantity(qty, f"--stock {key}")
+    if variants is None and price is None:
+        raise InvalidInputError("--price", "give the sale price incl. VAT (or --from-file)")
+    prices = _prices(cost, price, vat) if variants is None else {}
     engine(ctx).register_product(
-        base_sku, name, category=category, brand=brand, description=description,
-        specs=pairs(spec, "spec"), media=media or [], attributes=attributes, variants=variants,
-        cost_price=cost, sale_price=price, vat_rate=vat, initial_stock=initial,
+        base_sku,
+        name,
+        category=category,
+        brand=brand,
+        description=description,
+        specs=pairs(spec, "--spec"),
+        media=media or [],
+        attributes=attributes,
+        variants=variants,
+        initial_stock=initial,
+        **prices,
     )
     product = engine(ctx).product(base_sku)
-    typer.echo(f"product {product.base_sku} registered with {len(product.variants)} variant(s): "
-               + ", ".join(v.sku for v in product.variants))
+    typer.echo(
+        f"product {product.base_sku} registered with {len(product.variants)} variant(s): "
+        + ", ".join(v.sku for v in product.variants)
+    )
 
 
 def _variants_from_file(path: Path) -> list[VariantSpec]:
@@ -155,18 +184,31 @@ def _variants_from_file(path: Path) -> list[VariantSpec]:
         raise InvalidInputError("from_file", "needs a 'variants' list")
     try:
         return [
-            VariantSpec(r["sku"], r.get("options", {}), r["cost_price"], r["sale_price"], r.get("vat_rate", "10"))
+            VariantSpec(
+                r["sku"],
+                r.get("options", {}),
+                r["cost_price"],
+                r["sale_price"],
+                r.get("vat_rate", "10"),
+            )
             for r in rows
         ]
     except (KeyError, TypeError, AttributeError) as error:
-        raise InvalidInputError("from_file", f"each variant needs sku, cost_price, sale_price ({error})") from None
+        raise InvalidInputError(
+            "from_file", f"each variant needs sku, cost_price, sale_price ({error})"
+        ) from None
 
 
-def _int(value: str, field: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInputError(field, f"{value!r} is not a whole number") from None
+def _prices(cost: str | None, price: str | None, vat: str | None) -> dict[str, Any]:
+    """The price options checked under their own names (--cost, not cost_price)."""
+    prices: dict[str, Any] = {}
+    if cost is not None:
+        prices["cost_price"] = values.money(cost, "--cost")
+    if price is not None:
+        prices["sale_price"] = values.money(price, "--price", allow_zero=False)
+    if vat is not None:
+        prices["vat_rate"] = VatRate.parse(vat, "--vat")
+    return prices
 
 
 @product_app.command("list")
@@ -177,12 +219,37 @@ def product_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         return print_json(found)
     rows = [
-        (p.base_sku, v.sku, p.name, ", ".join(v.options.values()), v.cost_price, v.sale_price,
-         f"{v.vat_rate.value}{'%' if v.vat_rate.value.isdigit() else ''}", v.margin, f"{v.margin_percent}%",
-         "discontinued" if p.discontinued else "active")
-        for p in found for v in p.variants
+        (
+            p.base_sku,
+            v.sku,
+            p.name,
+            ", ".join(v.options.values()),
+            v.cost_price,
+            v.sale_price,
+            f"{v.vat_rate.value}{'%' if v.vat_rate.value.isdigit() else ''}",
+            v.margin,
+            f"{v.margin_percent}%",
+            "discontinued" if p.discontinued else "active",
+        )
+        for p in found
+        for v in p.variants
     ]
-    print_table("Products", ["product", "sku", "name", "options", "cost", "price", "VAT", "margin", "margin %", "status"], rows)
+    print_table(
+        "Products",
+        [
+            "product",
+            "sku",
+            "name",
+            "options",
+            "cost",
+            "price",
+            "VAT",
+            "margin",
+            "margin %",
+            "status",
+        ],
+        rows,
+    )
 
 
 @product_app.command("show")
@@ -192,14 +259,37 @@ def product_show(ctx: typer.Context, base_sku: str, as_json: JsonFlag = False) -
     p: ProductInfo = engine(ctx).product(base_sku)
     if as_json:
         return print_json(p)
-    print_fields(f"Product {p.base_sku}", [
-        ("name", p.name), ("category", p.category), ("brand", p.brand), ("description", p.description),
-        ("specs", ", ".join(f"{k}: {v}" for k, v in p.specs.items())), ("media", " ".join(p.media)),
-        ("attributes", "; ".join(f"{k}: {', '.join(v)}" for k, v in p.attributes.items())),
-        ("status", "discontinued" if p.discontinued else "active"),
-    ])
-    rows = [(v.sku, ", ".join(v.options.values()), v.cost_price, v.sale_price, v.vat_rate.value, v.net_price, v.margin, f"{v.margin_percent}%") for v in p.variants]
-    print_table("Variants", ["sku", "options", "cost", "price", "VAT", "net of VAT", "margin", "margin %"], rows)
+    print_fields(
+        f"Product {p.base_sku}",
+        [
+            ("name", p.name),
+            ("category", p.category),
+            ("brand", p.brand),
+            ("description", p.description),
+            ("specs", ", ".join(f"{k}: {v}" for k, v in p.specs.items())),
+            ("media", " ".join(p.media)),
+            ("attributes", "; ".join(f"{k}: {', '.join(v)}" for k, v in p.attributes.items())),
+            ("status", "discontinued" if p.discontinued else "active"),
+        ],
+    )
+    rows = [
+        (
+            v.sku,
+            ", ".join(v.options.values()),
+            v.cost_price,
+            v.sale_price,
+            v.vat_rate.value,
+            v.net_price,
+            v.margin,
+            f"{v.margin_percent}%",
+        )
+        for v in p.variants
+    ]
+    print_table(
+        "Variants",
+        ["sku", "options", "cost", "price", "VAT", "net of VAT", "margin", "margin %"],
+        rows,
+    )
 
 
 @product_app.command("price")
@@ -212,9 +302,10 @@ def product_price(
     vat: Annotated[str | None, typer.Option(help="New VAT rate")] = None,
 ) -> None:
     """Change a variant's cost price, sale price or VAT rate."""
-    engine(ctx).change_price(sku, cost_price=cost, sale_price=price, vat_rate=vat)
+    engine(ctx).change_price(sku, **_prices(cost, price, vat))
     v = engine(ctx).variant(sku)
-    typer.echo(f"{v.sku}: cost {v.cost_price}, price {v.sale_price}, VAT {v.vat_rate.value}, margin {v.margin} ({v.margin_percent}%)")
+    prices = f"cost {v.cost_price}, price {v.sale_price}, VAT {v.vat_rate.value}"
+    typer.echo(f"{v.sku}: {prices}, margin {v.margin} ({v.margin_percent}%)")
 
 
 @product_app.command("discontinue")
@@ -241,8 +332,14 @@ def supplier_add(
 ) -> None:
     """Register a supplier."""
     engine(ctx).register_supplier(
-        code, name, contact=contact, phone=phone, email=email, tax_code=tax_code,
-        address=address, lead_time_days=lead_time,
+        code,
+        name,
+        contact=contact,
+        phone=phone,
+        email=email,
+        tax_code=tax_code,
+        address=address,
+        lead_time_days=values.count(lead_time, "--lead-time"),
     )
     typer.echo(f"supplier {code.upper()} registered")
 
@@ -255,7 +352,9 @@ def supplier_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         return print_json(found)
     rows = [(s.code, s.name, s.contact, s.phone, s.tax_code, s.lead_time_days) for s in found]
-    print_table("Suppliers", ["code", "name", "contact", "phone", "tax code", "lead time (days)"], rows)
+    print_table(
+        "Suppliers", ["code", "name", "contact", "phone", "tax code", "lead time (days)"], rows
+    )
 
 
 @supplier_app.command("show")
@@ -280,5 +379,8 @@ def supplier_update(
     lead_time: Annotated[int | None, typer.Option(help="Lead time in days")] = None,
 ) -> None:
     """Change a supplier's contact details or lead time."""
-    engine(ctx).update_supplier(code, contact=contact, phone=phone, email=email, address=address, lead_time_days=lead_time)
+    days = None if lead_time is None else values.count(lead_time, "--lead-time")
+    engine(ctx).update_supplier(
+        code, contact=contact, phone=phone, email=email, address=address, lead_time_days=days
+    )
     typer.echo(f"supplier {code.upper()} updated")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import typer
-
 from orderflow.adapters.settings import Settings
+
 from orderflow.engine import Engine
 
 

@@ -12,10 +12,16 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.table import Table
 
 from orderflow.errors import OrderflowError
+
+try:  # typer >= 0.20 ships its own copy of click
+    from typer._click import exceptions as usage_errors
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as usage_errors  # type: ignore[no-redef]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,8 +45,41 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except OrderflowError as error:
             fail(str(error))
+        except PersistenceError as error:  # a database failure the engine did not translate
+            lines = str(error).strip().splitlines()
+            fail(f"database: {lines[0] if lines else type(error).__name__}")
 
     return wrapper
+
+
+def run(app: typer.Typer) -> NoReturn:
+    """Run the CLI. Usage errors print one `option: reason` line, like the engine's; exit 1."""
+    try:
+        code = app(standalone_mode=False)
+    except usage_errors.NoArgsIsHelpError:
+        code = 1  # the help has been printed
+    except usage_errors.UsageError as error:
+        err_console.print(
+            f"[bold red]error[/] {usage_line(error)}", highlight=False, soft_wrap=True
+        )
+        code = 1
+    except typer.Abort:
+        code = 1
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def usage_line(error: usage_errors.UsageError) -> str:
+    """A usage error as `option: reason (see 'orderflow ... --help')`."""
+    hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+    param = getattr(error, "param", None)
+    if isinstance(error, usage_errors.BadParameter) and param is not None:
+        is_option = getattr(param, "param_type_name", "") == "option"
+        name = max(param.opts, key=len) if is_option else param.name
+        missing = isinstance(error, usage_errors.MissingParameter)
+        return f"{name}: {'is missing' if missing else error.message}{hint}"
+    if isinstance(error, usage_errors.NoSuchOption):
+        return f"{error.option_name}: no such option{hint}"
+    return f"usage: {error.format_message()}{hint}"
 
 
 def plain(value: Any) -> Any:
@@ -71,7 +110,10 @@ def vnd(amount: Decimal | int) -> str:
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A rich table; numbers align right."""
     table = Table(title=title, title_justify="left", header_style="bold")
-    numeric = [bool(rows) and all(isinstance(r[i], int | Decimal) for r in rows) for i in range(len(columns))]
+    numeric = [
+        bool(rows) and all(isinstance(r[i], int | Decimal) for r in rows)
+        for i in range(len(columns))
+    ]
     for column, right in zip(columns, numeric, strict=True):
         table.add_column(column, justify="right" if right else "left")
     for row in rows:

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-
 from orderflow.adapters.cli.catalogue import JsonFlag, pairs
 from orderflow.adapters.cli.context import engine
 from orderflow.adapters.cli.output import print_json, print_table, reports_errors
+
 from orderflow.errors import InvalidInputError
 from orderflow.inventory import StockLevel
 
-stock_app = typer.Typer(help="Stock per SKU and warehouse: receive, count, write off, transfer, show.", no_args_is_help=True)
+stock_app = typer.Typer(
+    help="Stock per SKU and warehouse: receive, count, write off, transfer, show.",
+    no_args_is_help=True,
+)
 
 Qty = Annotated[int, typer.Argument(help="Number of units (more than 0)")]
+# so that `stock receive SKU HN -5` reaches the engine's "quantity: must be more than 0"
+# instead of failing as an unknown option "-5"
+NEGATIVE_NUMBERS_ARE_ARGUMENTS = {"ignore_unknown_options": True}
 
 
 def print_levels(title: str, levels: list[StockLevel]) -> None:
@@ -22,21 +28,24 @@ def print_levels(title: str, levels: list[StockLevel]) -> None:
     print_table(title, ["sku", "warehouse", "on hand", "reserved", "available"], rows)
 
 
-@stock_app.command("receive")
+@stock_app.command("receive", context_settings=NEGATIVE_NUMBERS_ARE_ARGUMENTS)
 @reports_errors
 def receive(
     ctx: typer.Context,
     sku: str,
     warehouse: str,
     quantity: Qty,
-    reason: Annotated[str, typer.Option(help="initial, purchase_receipt, return or correction")] = "purchase_receipt",
+    reason: Annotated[
+        str, typer.Option(help="initial, purchase_receipt, return or correction")
+    ] = "purchase_receipt",
     reference: Annotated[str, typer.Option(help="Receipt number or note")] = "",
 ) -> None:
     """Receive goods into a warehouse."""
     e = engine(ctx)
     e.receive_stock(sku, warehouse, quantity, reason, reference)
     level = e.stock_level(sku, warehouse)
-    typer.echo(f"received {quantity} {level.sku} into {level.warehouse}: on hand {level.on_hand}, available {level.available}")
+    into = f"received {quantity} {level.sku} into {level.warehouse}"
+    typer.echo(f"{into}: on hand {level.on_hand}, available {level.available}")
 
 
 @stock_app.command("count")
@@ -59,8 +68,14 @@ def count(
     report = engine(ctx).record_stock_count(warehouse, counted, counted_by, reference)
     if as_json:
         return print_json({**vars(report), "total_difference": report.total_difference})
-    rows = [(line.sku, line.expected, line.counted, f"{line.difference:+d}") for line in report.lines]
-    print_table(f"Count report {report.warehouse} {report.reference}".strip(), ["sku", "system", "counted", "difference"], rows)
+    rows = [
+        (line.sku, line.expected, line.counted, f"{line.difference:+d}") for line in report.lines
+    ]
+    print_table(
+        f"Count report {report.warehouse} {report.reference}".strip(),
+        ["sku", "system", "counted", "difference"],
+        rows,
+    )
     typer.echo(f"total difference: {report.total_difference:+d}")
 
 
@@ -90,10 +105,13 @@ def in_warehouse(ctx: typer.Context, code: str, as_json: JsonFlag = False) -> No
     print_levels(f"Stock in {code.upper()}", levels)
 
 
-@stock_app.command("write-off")
+@stock_app.command("write-off", context_settings=NEGATIVE_NUMBERS_ARE_ARGUMENTS)
 @reports_errors
 def write_off(
-    ctx: typer.Context, sku: str, warehouse: str, quantity: Qty,
+    ctx: typer.Context,
+    sku: str,
+    warehouse: str,
+    quantity: Qty,
     reason: Annotated[str, typer.Option(help="Why: damaged, expired, lost ...")],
     reference: str = "",
 ) -> None:
@@ -102,15 +120,24 @@ def write_off(
     typer.echo(f"wrote off {quantity} {sku.upper()} in {warehouse.upper()}")
 
 
-@stock_app.command("transfer")
+@stock_app.command("transfer", context_settings=NEGATIVE_NUMBERS_ARE_ARGUMENTS)
 @reports_errors
-def transfer(ctx: typer.Context, sku: str, from_warehouse: str, to_warehouse: str, quantity: Qty, reference: str = "") -> None:
+def transfer(
+    ctx: typer.Context,
+    sku: str,
+    from_warehouse: str,
+    to_warehouse: str,
+    quantity: Qty,
+    reference: str = "",
+) -> None:
     """Move available units from one warehouse to another."""
     engine(ctx).transfer_stock(sku, from_warehouse, to_warehouse, quantity, reference)
-    typer.echo(f"moved {quantity} {sku.upper()} from {from_warehouse.upper()} to {to_warehouse.upper()}")
+    typer.echo(
+        f"moved {quantity} {sku.upper()} from {from_warehouse.upper()} to {to_warehouse.upper()}"
+    )
 
 
-@stock_app.command("reserve")
+@stock_app.command("reserve", context_settings=NEGATIVE_NUMBERS_ARE_ARGUMENTS)
 @reports_errors
 def reserve(ctx: typer.Context, sku: str, warehouse: str, order: str, quantity: Qty) -> None:
     """Hold units for an order by hand."""
@@ -118,10 +145,13 @@ def reserve(ctx: typer.Context, sku: str, warehouse: str, order: str, quantity: 
     typer.echo(f"reserved {quantity} {sku.upper()} in {warehouse.upper()} for {order}")
 
 
-@stock_app.command("release")
+@stock_app.command("release", context_settings=NEGATIVE_NUMBERS_ARE_ARGUMENTS)
 @reports_errors
 def release(
-    ctx: typer.Context, sku: str, warehouse: str, order: str,
+    ctx: typer.Context,
+    sku: str,
+    warehouse: str,
+    order: str,
     quantity: Annotated[int | None, typer.Argument(help="Units to release (default: all)")] = None,
 ) -> None:
     """Release units held for an order."""
