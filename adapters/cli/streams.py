@@ -9,7 +9,6 @@ import threading
 from typing import Annotated
 
 import typer
-
 from orderflow.adapters.cli.context import engine, settings
 from orderflow.adapters.cli.output import print_table, reports_errors
 from orderflow.adapters.nats import Relay, find, import_modules, registered, subscriber_runner
@@ -74,8 +73,10 @@ def subscribe(
     """Run a subscriber until SIGTERM or Ctrl-C: a durable JetStream consumer, or in-process."""
     import_modules(imports or [])
     if name is None:
-        rows = [(s.name, ", ".join(t.__qualname__ for t in s.events) or "every event", s.description)
-                for s in registered().values()]
+        rows = [
+            (s.name, ", ".join(t.__qualname__ for t in s.events) or "every event", s.description)
+            for s in registered().values()
+        ]
         print_table("Subscribers", ["name", "events", "what it does"], rows)
         return
     find(name)

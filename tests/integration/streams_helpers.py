@@ -10,31 +10,41 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import nats
 from nats.js.errors import NotFoundError
-
 from orderflow.adapters.nats import EventMessage, Relay
 from orderflow.adapters.settings import Settings, load_settings
-from orderflow.engine import Engine
+
+from orderflow.engine import Engine, open_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def unique_settings(database_url: str, nats_url: str, run_id: str, **overrides: Any) -> Settings:
-    """Settings with a stream and subject prefix no other test (or person) uses."""
+    """Settings with a stream and subject prefix no other test (or person) uses.
+
+    Workers do not create the engine's tables (two processes creating them at once can fail):
+    open the first engine with `owner_engine`.
+    """
     tag = f"{run_id}_{uuid.uuid4().hex[:6]}".upper()
     return load_settings(
         database_url=database_url,
         nats_url=nats_url,
         nats_stream=f"T_{tag}",
         subject_prefix=f"t{tag.lower()}",
+        create_tables=False,
         **overrides,
     )
+
+
+def owner_engine(settings: Settings) -> Engine:
+    """The engine that creates the tables, opened before any worker starts."""
+    return open_engine(replace(settings.store_config(), create_tables=True))
 
 
 def delete_streams(settings: Settings) -> None:
@@ -42,10 +52,8 @@ def delete_streams(settings: Settings) -> None:
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream()
         for name in (settings.nats_stream, f"{settings.nats_stream}_DLQ"):
-            try:
+            with suppress(NotFoundError):
                 await js.delete_stream(name)
-            except NotFoundError:
-                pass
         await nc.close()
 
     asyncio.run(delete())
@@ -76,7 +84,9 @@ def stream_messages(settings: Settings, stream: str | None = None) -> list[Store
         for seq in range(1, last + 1):
             raw = await js.get_msg(name, seq)
             headers = dict(raw.headers or {})
-            found.append(Stored(seq, raw.subject or "", headers, EventMessage.from_json(raw.data or b"")))
+            found.append(
+                Stored(seq, raw.subject or "", headers, EventMessage.from_json(raw.data or b""))
+            )
         await nc.close()
         return found
 
@@ -87,7 +97,9 @@ def stream_count(settings: Settings, stream: str | None = None) -> int:
     async def count() -> int:
         nc = await nats.connect(settings.nats_url)
         try:
-            return int((await nc.jetstream().stream_info(stream or settings.nats_stream)).state.messages)
+            return int(
+                (await nc.jetstream().stream_info(stream or settings.nats_stream)).state.messages
+            )
         except NotFoundError:
             return 0
         finally:
@@ -138,15 +150,17 @@ def relay_thread(settings: Settings, engine: Engine | None = None) -> Iterator[R
 def process_env(settings: Settings) -> dict[str, str]:
     """The environment for an `orderflow` subprocess with these settings."""
     env = dict(os.environ)
-    env.update({
-        "ORDERFLOW_DATABASE_URL": settings.database_url,
-        "ORDERFLOW_NATS_URL": settings.nats_url or "",
-        "ORDERFLOW_NATS_STREAM": settings.nats_stream,
-        "ORDERFLOW_SUBJECT_PREFIX": settings.subject_prefix,
-        "ORDERFLOW_CREATE_TABLES": "false",
-        "ORDERFLOW_RELAY_ACK_TIMEOUT": str(settings.relay_ack_timeout),
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "ORDERFLOW_DATABASE_URL": settings.database_url,
+            "ORDERFLOW_NATS_URL": settings.nats_url or "",
+            "ORDERFLOW_NATS_STREAM": settings.nats_stream,
+            "ORDERFLOW_SUBJECT_PREFIX": settings.subject_prefix,
+            "ORDERFLOW_CREATE_TABLES": "false",
+            "ORDERFLOW_RELAY_ACK_TIMEOUT": str(settings.relay_ack_timeout),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
@@ -158,8 +172,11 @@ def start_relay_process(settings: Settings, log: Path) -> subprocess.Popen[bytes
     """`orderflow relay` as a separate OS process (so it can be SIGKILLed)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
-            orderflow_command("relay", "--verbose"), env=process_env(settings), cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT,
+            orderflow_command("relay", "--verbose"),
+            env=process_env(settings),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from orderflow.adapters.nats.envelope import SCHEMA, subject_for
 from orderflow.adapters.nats.ledger import open_ledger
 from orderflow.adapters.settings import Settings
-from orderflow.engine import Engine, open_engine
+
+from orderflow.engine import Engine
 from tests import services
 from tests.integration.streams_helpers import (
     assert_exactly_once_in_order,
     delete_streams,
+    owner_engine,
     receive_many,
     relay_thread,
     seed_catalogue,
@@ -41,7 +42,7 @@ def settings(store_url: str, nats_server_url: str, run_id: str) -> Iterator[Sett
 
 @pytest.fixture
 def seeded(settings: Settings) -> Iterator[Engine]:
-    engine = settings.open_engine()
+    engine = owner_engine(settings)
     seed_catalogue(engine)
     yield engine
     engine.close()
@@ -56,13 +57,17 @@ def test_every_event_reaches_its_subject_with_headers_and_a_versioned_json_body(
 ) -> None:
     receive_many(seeded, 6)
     with relay_thread(settings):
-        wait_until(lambda: stream_count(settings) == seeded.position(), 10, "the backlog to be relayed")
+        wait_until(
+            lambda: stream_count(settings) == seeded.position(), 10, "the backlog to be relayed"
+        )
         receive_many(seeded, 3)
-        wait_until(lambda: stream_count(settings) == seeded.position(), 10, "a live event to be relayed")
+        wait_until(
+            lambda: stream_count(settings) == seeded.position(), 10, "a live event to be relayed"
+        )
     stored = stream_messages(settings)
     assert_exactly_once_in_order(seeded, stored)
 
-    received = [s for s in stored if s.event.type == "StockItem.Received"][0]
+    received = next(s for s in stored if s.event.type == "StockItem.Received")
     prefix = settings.subject_prefix
     assert received.subject == f"{prefix}.stockitem.received"
     assert received.headers["Nats-Msg-Id"] == str(received.event.id)
@@ -79,7 +84,7 @@ def test_body_schema_has_decimals_and_ids_as_strings(settings: Settings, seeded:
     with relay_thread(settings):
         wait_until(lambda: stream_count(settings) == seeded.position(), 10, "the backlog")
     stored = stream_messages(settings)
-    product = [s for s in stored if s.event.type == "Product.Registered"][0]
+    product = next(s for s in stored if s.event.type == "Product.Registered")
     body = json.loads(product.event.to_json())
     assert body["schema"] == SCHEMA
     assert isinstance(body["aggregate_id"], str) and isinstance(body["id"], str)
@@ -94,7 +99,9 @@ def test_subject_is_prefix_aggregate_event_in_lower_case() -> None:
     assert subject_for("shop", "orderflow.shipment:Shipment.Requested") == "shop.shipment.requested"
 
 
-def test_a_restarted_relay_resumes_from_its_stored_position(settings: Settings, seeded: Engine) -> None:
+def test_a_restarted_relay_resumes_from_its_stored_position(
+    settings: Settings, seeded: Engine
+) -> None:
     with relay_thread(settings) as relay:
         wait_until(lambda: stream_count(settings) == seeded.position(), 10, "the backlog")
     first_run_position = relay_position(seeded, settings)
@@ -158,7 +165,11 @@ def test_relay_killed_at_random_points_leaves_every_event_exactly_once_in_log_or
         writer.join(timeout=30)
     assert stream_count(settings) > 0, log.read_text()[-2000:]
     with relay_thread(settings):
-        wait_until(lambda: relay_position(seeded, settings) == seeded.position(), 20, "the last relay to catch up")
+        wait_until(
+            lambda: relay_position(seeded, settings) == seeded.position(),
+            20,
+            "the last relay to catch up",
+        )
     assert_exactly_once_in_order(seeded, stream_messages(settings))
 
 
@@ -169,14 +180,21 @@ def test_a_second_relay_waits_and_takes_over_when_the_first_dies(
     wait_until(lambda: stream_count(settings) == seeded.position(), 15, "the first relay to relay")
     second = start_relay_process(settings, tmp_path / "second.log")
     try:
-        wait_until(lambda: "waiting to take over" in (tmp_path / "second.log").read_text(), 15,
-                   "the second relay to wait for the lock")
+        wait_until(
+            lambda: "waiting to take over" in (tmp_path / "second.log").read_text(),
+            15,
+            "the second relay to wait for the lock",
+        )
         receive_many(seeded, 5)
-        wait_until(lambda: stream_count(settings) == seeded.position(), 10, "the first relay to relay more")
+        wait_until(
+            lambda: stream_count(settings) == seeded.position(), 10, "the first relay to relay more"
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         receive_many(seeded, 5)
-        wait_until(lambda: stream_count(settings) == seeded.position(), 15, "the second relay to take over")
+        wait_until(
+            lambda: stream_count(settings) == seeded.position(), 15, "the second relay to take over"
+        )
         assert "taken over" in (tmp_path / "second.log").read_text()
     finally:
         for process in (first, second):
@@ -204,7 +222,8 @@ def start_nats(port: int, store: str) -> subprocess.Popen[bytes]:
     assert binary, "no nats-server binary"
     process = subprocess.Popen(
         [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_until(lambda: services.port_open("127.0.0.1", port), 10, "nats-server to start")
     return process
@@ -217,7 +236,7 @@ def test_nothing_is_lost_when_nats_server_restarts_during_relaying(
     store = str(tmp_path / "nats-store")
     url = f"nats://127.0.0.1:{port}"
     settings = unique_settings(store_url, url, run_id, relay_ack_timeout=1)
-    engine = open_engine(settings.store_config())
+    engine = owner_engine(settings)
     seed_catalogue(engine)
     stop_writing = threading.Event()
 
@@ -243,8 +262,39 @@ def test_nothing_is_lost_when_nats_server_restarts_during_relaying(
         with services.throwaway_nats(port, store=store):
             stop_writing.set()
             writer.join(timeout=30)
-            wait_until(lambda: relay_position(engine, settings) == engine.position(), 20, "catch up")
+            wait_until(
+                lambda: relay_position(engine, settings) == engine.position(), 20, "catch up"
+            )
             stored = stream_messages(settings)
     assert relay.stats.restarts >= 2
     assert_exactly_once_in_order(engine, stored)
     engine.close()
+
+
+def test_relay_carries_on_after_its_database_connections_are_cut(
+    postgres_url: str, nats_server_url: str, run_id: str
+) -> None:
+    settings = unique_settings(postgres_url, nats_server_url, run_id, relay_ack_timeout=2)
+    engine = owner_engine(settings)
+    seed_catalogue(engine)
+    dbname = postgres_url.rsplit("/", 1)[1]
+    try:
+        with relay_thread(settings) as relay:
+            wait_until(lambda: stream_count(settings) == engine.position(), 10, "the backlog")
+            services.admin_execute(
+                postgres_url,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                f" WHERE datname = '{dbname}' AND pid <> pg_backend_pid()",
+            )  # what a database restart looks like to the relay
+            receive_many(engine, 10)
+            wait_until(
+                lambda: stream_count(settings) == engine.position(), 20, "relaying to carry on"
+            )
+            wait_until(
+                lambda: relay.stats.position == engine.position(), 10, "the position to be stored"
+            )
+        assert_exactly_once_in_order(engine, stream_messages(settings))
+        assert relay_position(engine, settings) == engine.position()
+    finally:
+        engine.close()
+        delete_streams(settings)
