@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from orderflow import order as order_checks
 from orderflow import values
 from orderflow.carrier_status import carrier
 from orderflow.engine_base import EngineBase
@@ -78,9 +79,24 @@ class Connections(EngineBase):
     def _now(self) -> datetime:
         return self._clock.now()
 
-    def _order_of(self, order_id: UUID | str) -> Order:
-        """The order, or NotFoundError naming order_id."""
-        return self._load(Order, _uuid(order_id, "order_id"), "order_id", str(order_id), "order")
+    def _order_of(self, order: UUID | str) -> Order:
+        """The order by its id or 'channel/external_id', or NotFoundError naming it."""
+        return self._load(Order, order_ref(order), "order", str(order))
+
+
+def order_ref(ref: UUID | str) -> UUID:
+    """An order's id from its id or from 'channel/external_id' (as people name orders)."""
+    text = ref if isinstance(ref, UUID) else values.text(ref, "order", max_length=200)
+    if isinstance(text, UUID):
+        return text
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    channel, slash, number = text.partition("/")
+    if not slash:
+        raise InvalidInputError("order", f"{text!r} is neither an order id nor CHANNEL/EXTERNAL_ID")
+    return Order.create_id(order_checks.channel(channel), order_checks.external_id(number))
 
 
 def _uuid(value: UUID | str, field: str) -> UUID:
