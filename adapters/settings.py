@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     subscriber_ack_wait: float = Field(30, gt=0, description="seconds a subscriber may take before redelivery")
     subscriber_max_deliveries: int = Field(5, ge=1, le=100, description="attempts before a dead letter")
     subscriber_backoff: list[float] = Field([1, 5, 30], description="seconds before each retry (last repeats)")
+    invoice_threshold: int | None = Field(
+        None, gt=0, description="order total (VND) from which a VAT invoice is issued automatically"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -62,7 +65,9 @@ class Settings(BaseSettings):
         config = self.store_config()
         if config.backend == "postgres":
             probe_postgres(config)
-        return open_engine(config)
+        engine = open_engine(config)
+        engine.connect(invoice_threshold=self.invoice_threshold)
+        return engine
 
 
 def probe_postgres(config: StoreConfig) -> None:
