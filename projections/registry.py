@@ -8,7 +8,12 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import Application
 from orderflow.projections.event_times import EventTimes
+from orderflow.projections.invoices import InvoiceRegister
+from orderflow.projections.orders import OrderBoard, OrderTimeline
+from orderflow.projections.purchasing import PurchasingView
 from orderflow.projections.runner import BATCH, Runner
+from orderflow.projections.sales import SalesView
+from orderflow.projections.shipments import ShipmentsView
 from orderflow.projections.stock import StockView
 from orderflow.projections.tracking import DEFAULT_PREFIX, open_store
 from orderflow.projections.view import View
@@ -17,7 +22,16 @@ from orderflow.errors import InvalidInputError
 
 V = TypeVar("V", bound=View)
 
-VIEWS: tuple[type[View], ...] = (EventTimes, StockView)
+VIEWS: tuple[type[View], ...] = (
+    EventTimes,
+    StockView,
+    OrderBoard,
+    OrderTimeline,
+    ShipmentsView,
+    PurchasingView,
+    InvoiceRegister,
+    SalesView,
+)
 
 
 def view_classes(names: Iterable[str] | None = None) -> list[type[View]]:
@@ -66,6 +80,30 @@ class ReadModels(Runner):
     @property
     def stock(self) -> StockView:
         return self.get(StockView)
+
+    @property
+    def orders(self) -> OrderBoard:
+        return self.get(OrderBoard)
+
+    @property
+    def timeline(self) -> OrderTimeline:
+        return self.get(OrderTimeline)
+
+    @property
+    def shipments(self) -> ShipmentsView:
+        return self.get(ShipmentsView)
+
+    @property
+    def purchasing(self) -> PurchasingView:
+        return self.get(PurchasingView)
+
+    @property
+    def invoices(self) -> InvoiceRegister:
+        return self.get(InvoiceRegister)
+
+    @property
+    def sales(self) -> SalesView:
+        return self.get(SalesView)
 
 
 def open_read_models(

@@ -120,9 +120,15 @@ class BoundTable:
         action = ", ".join(f"{c} = x.{c} + excluded.{c}" for c in rest)
         return f"{self.insert(columns, alias='x')} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {action}"
 
-    def delete(self) -> str:
-        where = " AND ".join(f"{k} = {self.dialect.placeholder}" for k in self.key)
-        return f"DELETE FROM {self.qualified} WHERE {where}"
+    def _where(self, columns: Sequence[str]) -> str:
+        return " AND ".join(f"{c} = {self.dialect.placeholder}" for c in columns)
+
+    def delete(self, columns: Sequence[str] = ()) -> str:
+        """DELETE by the whole key (or by the given columns)."""
+        return f"DELETE FROM {self.qualified} WHERE {self._where(columns or self.key)}"
+
+    def select_by_key(self) -> str:
+        return f"SELECT {', '.join(self.names)} FROM {self.qualified} WHERE {self._where(self.key)}"
 
     def select_ordered(self) -> str:
         return (
@@ -137,6 +143,8 @@ class Sql:
         self.raw = cursor  # the library's cursor, for its own methods (tracking)
         self.cursor = getattr(cursor, "sqlite_cursor", cursor)
         self.dialect = dialect
+        if dialect.name == "postgres":
+            self.cursor.row_factory = _tuple_rows  # the library's dict rows lose same-named columns
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(sql, tuple(params))
@@ -161,6 +169,11 @@ class Sql:
         self.execute(sql, params)
         while batch := self.cursor.fetchmany(size):
             yield from (_plain(row) for row in batch)
+
+
+def _tuple_rows(cursor: Any) -> type[tuple[Any, ...]]:
+    """A psycopg row factory (what psycopg.rows.tuple_row is), without importing psycopg."""
+    return tuple
 
 
 def _plain(row: Any) -> tuple[Any, ...]:

@@ -6,17 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderflow.projections.sql import Table
-from orderflow.projections.view import Batch, Event, View, on
+from orderflow.projections.view import Batch, Event, View, events_of, on
 
 from orderflow.purchase_order import OPEN, PurchaseOrder
 from orderflow.reorder_point import ReorderPoint
 from orderflow.stock_item import StockItem
 
-STOCK_EVENTS = tuple(
-    value
-    for value in vars(StockItem).values()
-    if isinstance(value, type) and issubclass(value, StockItem.Event)
-)
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ class StockView(View):
         ),
     )
 
-    @on(*STOCK_EVENTS)
+    @on(*events_of(StockItem))
     def stock_moved(self, batch: Batch, event: Event) -> None:
         item = batch.state(event)
         batch.put(

@@ -59,6 +59,8 @@ class ViewStore(TrackingRecorder):
         self.application_name = application_name
         self.dialect = dialect
         self.tracking_table_name = f"{prefix}_{name}_tracking"
+        if any(t.name == "tracking" for t in tables):
+            raise ValueError(f"view {name}: 'tracking' is the name of its position table; pick another")
         self.tables = {t.name: BoundTable(t, f"{prefix}_{name}_{t.name}", dialect) for t in tables}
 
     @property

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import CanMutateAggregate, DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 from orderflow.projections.sql import Sql, Table
@@ -42,6 +42,15 @@ def on(*event_classes: type) -> Callable[[F], F]:
         return method
 
     return mark
+
+
+def events_of(aggregate: type) -> tuple[type, ...]:
+    """Every event class of an aggregate class."""
+    return tuple(
+        member
+        for name, member in vars(aggregate).items()
+        if name != "Event" and isinstance(member, type) and issubclass(member, CanMutateAggregate)
+    )
 
 
 def micros(moment: datetime) -> int:
@@ -111,6 +120,7 @@ class Batch:
         self._rows: dict[str, dict[tuple[Any, ...], tuple[bool, dict[str, Any]]]] = {}
         self._adds: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._appends: dict[str, list[dict[str, Any]]] = {}
+        self._deletes: dict[str, list[dict[str, Any]]] = {}
 
     def _key(self, table: str, row: dict[str, Any]) -> tuple[Any, ...]:
         try:
@@ -152,6 +162,33 @@ class Batch:
         """Remove the row with this key."""
         self._rows.setdefault(table, {})[self._key(table, self._clean(key))] = (True, {})
 
+    def delete_where(self, table: str, **where: Any) -> None:
+        """Remove every row with these values of leading key columns (e.g. all lines of one order)."""
+        bound = self.view.store.tables[table]
+        where = self._clean(where)
+        if tuple(where) != bound.key[: len(where)]:
+            raise ValueError(f"view {self.view.name}.{table}: delete_where takes leading key columns")
+        prefix = tuple(where.values())
+        size = len(prefix)
+        for pending in (self._rows.get(table, {}), self._adds.get(table, {})):
+            for key in [k for k in pending if k[:size] == prefix]:
+                del pending[key]
+        self._deletes.setdefault(table, []).append(where)
+
+    def get(self, table: str, **key: Any) -> dict[str, Any] | None:
+        """The row with this key as this batch leaves it so far (None when there is none)."""
+        bound = self.view.store.tables[table]
+        at = self._key(table, self._clean(key))
+        deleted, columns = self._rows.get(table, {}).get(at, (False, {}))
+        stored = None
+        if not deleted:
+            row = self.sql.one(bound.select_by_key(), at)
+            stored = dict(zip(bound.names, row, strict=True)) if row else None
+        if stored is None and not columns:
+            return None
+        defaults = {n: "" if t == "text" else 0 for n, t in bound.table.column_types.items()}
+        return {**defaults, **(stored or {}), **columns}
+
     def state(self, event: Event) -> Any:
         """The event's aggregate as it was right after the event."""
         return self.view.states.after(event)
@@ -159,6 +196,9 @@ class Batch:
     def flush(self) -> None:
         """Write everything folded so far: deletes, puts, adds, then appends, per table."""
         tables = self.view.store.tables
+        for name, conditions in self._deletes.items():
+            for columns, values in _grouped(conditions):
+                self.sql.executemany(tables[name].delete(columns), values)
         for name, rows in self._rows.items():
             table = tables[name]
             deleted = [key for key, (gone, _) in rows.items() if gone]
@@ -171,7 +211,7 @@ class Batch:
         for name, appended in self._appends.items():
             for columns, values in _grouped(appended):
                 self.sql.executemany(tables[name].insert(columns), values)
-        self._rows, self._adds, self._appends = {}, {}, {}
+        self._rows, self._adds, self._appends, self._deletes = {}, {}, {}, {}
 
 
 def _grouped(
