@@ -12,6 +12,7 @@ import typer
 from orderflow.adapters.cli.context import engine, settings
 from orderflow.adapters.cli.output import print_table, reports_errors
 from orderflow.adapters.nats import Relay, find, import_modules, registered, subscriber_runner
+from orderflow.adapters.nats.jetstream import require_nats
 from orderflow.adapters.settings import Settings
 
 NatsUrl = Annotated[
@@ -45,6 +46,7 @@ def _with_nats(ctx: typer.Context, nats_url: str | None) -> Settings:
 def relay(ctx: typer.Context, nats_url: NatsUrl = None, verbose: Verbose = False) -> None:
     """Relay every stored event to NATS JetStream, in log order, until SIGTERM or Ctrl-C."""
     config = _with_nats(ctx, nats_url)
+    require_nats(config)
     stop = _stop_on_signals()
     _log_to_stderr(verbose)
     relayer = Relay(config, engine(ctx))
