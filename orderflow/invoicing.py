@@ -259,7 +259,8 @@ class InvoicingCommands(Connections):
     ) -> UUID:
         old = self._invoice(invoice_id)
         order = self._order_of(old.order_id)
-        new = self._replacement(old, order, reason, buyer, self._invoice_items(order))
+        chosen = buyer or self._latest_buyer(old)
+        new = self._replacement(old, order, reason, chosen, self._invoice_items(order))
         self._save(new, old, order)
         return new.id
 
@@ -373,6 +374,18 @@ class InvoicingCommands(Connections):
                 return invoice
         return None
 
+    def _money_adjusted(self, invoice: Invoice) -> bool:
+        """True when an adjustment invoice changed this invoice's amounts."""
+        return any(self._invoice(i).adjustment == "money" for i in invoice.adjusted_by)
+
+    def _latest_buyer(self, invoice: Invoice) -> dict[str, str]:
+        """The buyer as the newest information adjustment corrected it (or as invoiced)."""
+        for adjustment_id in reversed(invoice.adjusted_by):
+            adjustment = self._invoice(adjustment_id)
+            if adjustment.adjustment == "information":
+                return dict(adjustment.buyer)
+        return dict(invoice.buyer)
+
     def _returned_units(self, order: Order) -> dict[str, int]:
         """Units of each SKU that came back in the order's returns."""
         units: dict[str, int] = {}
@@ -391,7 +404,7 @@ class InvoicingCommands(Connections):
                 items.append(
                     _item(line["sku"], line["name"], kept, line["unit_price"], line["vat_rate"])
                 )
-        if items and order.shipping_fee > 0:
+        if order.shipping_fee > 0:
             items.append(
                 _item(
                     SHIPPING_SKU,

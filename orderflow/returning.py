@@ -154,10 +154,11 @@ class ReturnCommands(InvoicingCommands, OrderCommands):
             return None
         reason = f"goods returned ({ret.reason or 'return'} {ret.id})"
         kept = self._invoice_items(order)
-        if kept:
-            new = self._replacement(current, order, reason, None, kept)
-        else:
-            new = self._adjustment(current, order, reason, _decrease(current), None)
+        if kept and not self._money_adjusted(current):
+            buyer = self._latest_buyer(current)
+            new = self._replacement(current, order, reason, buyer, kept)
+        else:  # amounts were adjusted since: take exactly the returned goods off
+            new = self._adjustment(current, order, reason, _returned_goods(ret, order), None)
         ret.record_invoice(str(new.id))
         self._save(new, current, order, ret)
         return new.id
@@ -294,12 +295,17 @@ class ReturnCommands(InvoicingCommands, OrderCommands):
         return all(returned.get(sku, 0) >= sum(per.values()) for sku, per in shipped.items())
 
 
-def _decrease(invoice: Any) -> list[dict[str, Any]]:
-    """Lines that take everything on an invoice off it (a money adjustment down to zero)."""
-    return [
-        {
-            **{k: line[k] for k in ("sku", "name", "quantity", "unit_price", "vat_rate")},
-            "gross": -line["gross"],
-        }
-        for line in invoice.lines
-    ]
+def _returned_goods(ret: Return, order: Order) -> list[dict[str, Any]]:
+    """Decrease lines for a return's goods, one per SKU, at the prices the order charged."""
+    units: dict[str, int] = {}
+    for line in ret.lines:
+        units[line["sku"]] = units.get(line["sku"], 0) + line["quantity"]
+    decrease = []
+    for sku, quantity in units.items():
+        ordered = order.line(sku) or {"name": sku, "unit_price": Decimal(0), "vat_rate": "10"}
+        price = ordered["unit_price"]
+        decrease.append(
+            {"sku": sku, "name": ordered["name"], "quantity": quantity, "unit_price": price,
+             "vat_rate": ordered["vat_rate"], "gross": -quantity * price}
+        )  # fmt: skip
+    return decrease

@@ -10,9 +10,12 @@ from orderflow.adapters.cli.audit import events_command, history_command, projec
 from orderflow.adapters.cli.catalogue import product_app, supplier_app, warehouse_app
 from orderflow.adapters.cli.context import CliState
 from orderflow.adapters.cli.demo import demo
+from orderflow.adapters.cli.invoicing import invoice_app
 from orderflow.adapters.cli.orders import order_app
 from orderflow.adapters.cli.output import fail, run
 from orderflow.adapters.cli.purchasing import purchase_app
+from orderflow.adapters.cli.returns import return_app
+from orderflow.adapters.cli.shipping import shipment_app
 from orderflow.adapters.cli.stock import stock_app
 from orderflow.adapters.cli.streams import relay, subscribe
 from orderflow.adapters.settings import load_settings
@@ -30,6 +33,9 @@ app.add_typer(supplier_app, name="supplier")
 app.add_typer(stock_app, name="stock")
 app.add_typer(order_app, name="order")
 app.add_typer(purchase_app, name="purchase")
+app.add_typer(shipment_app, name="shipment")
+app.add_typer(invoice_app, name="invoice")
+app.add_typer(return_app, name="return")
 app.command("demo")(demo)
 app.command("relay")(relay)
 app.command("subscribe")(subscribe)

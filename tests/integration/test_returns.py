@@ -112,15 +112,36 @@ def test_an_issued_invoice_is_replaced_by_one_without_the_returned_goods(engine:
     assert len(world.provider.issued) == 2
 
 
-def test_when_everything_comes_back_the_invoice_is_adjusted_down_to_nothing(engine: Engine) -> None:
+def test_when_everything_comes_back_the_replacement_keeps_only_the_shipping_fee(
+    engine: Engine,
+) -> None:
     world = connected(engine)
     order_id, _ = delivered(world, "1", TEE=1)
-    original = engine.issue_invoice(order_id)
+    engine.issue_invoice(order_id)
     return_id = engine.receive_return(order_id, [{"sku": "TEE", "quantity": 1}], refund="goods")
-    adjustment = engine.invoice(engine.replace_invoice_after_return(return_id) or "")
-    assert (adjustment.purpose, adjustment.adjustment) == ("adjustment", "money")
-    assert adjustment.total == -original.total
-    assert world.provider.payloads[str(adjustment.id)]["itemInfo"][0]["isIncreaseItem"] is False
+    replacement = engine.invoice(engine.replace_invoice_after_return(return_id) or "")
+    assert [(line["sku"], line["gross"]) for line in replacement.lines] == [("SHIPPING", 30_000)]
+    assert engine.order(order_id).paid - engine.order(order_id).refunded == replacement.total
+
+
+def test_after_a_money_adjustment_a_return_takes_exactly_the_returned_goods_off(
+    engine: Engine,
+) -> None:
+    world = connected(engine)
+    order_id, _ = delivered(world, "1", TEE=2)
+    original = engine.issue_invoice(order_id, COMPANY)
+    discount = [{"name": "discount", "quantity": 1, "unit_price": 19_000, "vat_rate": "8"}]
+    engine.adjust_invoice(original.id, "loyalty discount", lines=discount)
+    return_id = engine.receive_return(order_id, [{"sku": "TEE", "quantity": 1}])
+    correction = engine.invoice(engine.replace_invoice_after_return(return_id) or "")
+    assert (correction.purpose, correction.adjustment, correction.total) == (
+        "adjustment",
+        "money",
+        Decimal(-199_000),
+    )
+    assert correction.buyer["company"] == COMPANY["company"]
+    assert world.provider.payloads[str(correction.id)]["itemInfo"][0]["isIncreaseItem"] is False
+    assert engine.invoice(original.id).status == "issued"
 
 
 def test_an_order_without_an_invoice_needs_no_correction(engine: Engine) -> None:
