@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
@@ -25,6 +29,7 @@ from orderflow.engine_base import retry_on_conflict
 from orderflow.errors import InvalidInputError, NotFoundError, OrderflowError
 from orderflow.event_log import read_log
 from orderflow.inventory import InventoryCommands
+from orderflow.loading import select_events_after
 from orderflow.order import Order
 from orderflow.order_views import Fill, OrderInfo, OrderSummary, Transaction
 from orderflow.product import Product
@@ -33,7 +38,9 @@ from orderflow.sku import Sku
 from orderflow.stock_item import StockItem
 from orderflow.warehouse import Warehouse
 
+A = TypeVar("A", bound=Aggregate)
 WAREHOUSE_LIST_TTL = 1.0  # seconds a process trusts its list of registered warehouses
+ABSENT_TTL = 1.0  # seconds a process trusts that a stock item or channel setting does not exist
 
 
 @dataclass
@@ -41,6 +48,7 @@ class _Work:
     """The aggregates one command changes, saved together at the end."""
 
     items: dict[tuple[str, str], StockItem] = field(default_factory=dict)
+    views: dict[tuple[str, str], StockItem] = field(default_factory=dict)  # shared: never change
     backlogs: dict[str, Backlog] = field(default_factory=dict)
     orders: dict[UUID, Order] = field(default_factory=dict)
 
@@ -62,6 +70,7 @@ class OrderCommands(InventoryCommands):
         self._warehouse_list: list[str] = []
         self._warehouses_seen_at = 0  # log position up to which registrations were read
         self._warehouses_checked = float("-inf")  # monotonic time of the last read
+        self._absent: dict[UUID, float] = {}  # id -> until when it is known not to exist
 
     def register_warehouse(self, *args: Any, **kwargs: Any) -> UUID:
         """Register a warehouse (see CatalogueCommands); this process allocates from it at once."""
@@ -79,6 +88,7 @@ class OrderCommands(InventoryCommands):
         settings = settings or SalesChannel(name=name)
         settings.prefer_warehouse(code)
         self._save(settings)
+        self._absent.pop(settings.id, None)
 
     def preferred_warehouses(self) -> dict[str, str]:
         """Each channel's preferred warehouse ("" when none is set)."""
@@ -152,7 +162,7 @@ class OrderCommands(InventoryCommands):
         requested = _requested(lines)
         skus = [str(line["sku"]) for line in requested]
         warehouses = self._warehouse_codes()
-        loaded = self._load_all(
+        loaded = self._read(
             [
                 *self._product_ids_of(skus, "lines"),
                 SalesChannel.create_id(channel),
@@ -176,7 +186,7 @@ class OrderCommands(InventoryCommands):
         preferred = settings.preferred_warehouse if isinstance(settings, SalesChannel) else None
         work = _Work(orders={order.id: order})
         active = [c for c in warehouses if _is_active(loaded.get(Warehouse.create_id(c)))]
-        work.items.update(_items(loaded))
+        work.views.update(_items(loaded))
         wanted = {line["sku"]: line["quantity"] for line in order.lines}
         plan = plan_allocation(wanted, _available(work, active), active, preferred)
         if plan.backorder:  # read the waiting lists, then the stock again: see Backlog.offer
@@ -186,6 +196,7 @@ class OrderCommands(InventoryCommands):
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
         self._save(*work.aggregates())
+        self._remember(*work.aggregates())
         return order.id
 
     def _reread(self, skus: Iterable[str], warehouses: Sequence[str], work: _Work) -> None:
@@ -193,13 +204,14 @@ class OrderCommands(InventoryCommands):
         for sku in skus:
             self._existing_backlog(sku, work)
             for code in warehouses:
+                work.views.pop((sku, code), None)
                 work.items.pop((sku, code), None)
                 self._item(sku, code, work)
 
     def _apply(self, order: Order, plan: AllocationPlan, work: _Work) -> None:
         """Reserve the planned units and backorder the rest, on the order and the stock."""
         for sku, warehouse, qty in plan.reservations():
-            work.items[(sku, warehouse)].reserve(order.id, qty)
+            self._item(sku, warehouse, work).reserve(order.id, qty)
             order.allocate(sku, warehouse, qty)
         for sku, qty in plan.backorder.items():
             order.backorder(sku, qty)
@@ -498,11 +510,63 @@ class OrderCommands(InventoryCommands):
         return [c for c in codes if _is_active(loaded.get(Warehouse.create_id(c)))]
 
     def _item(self, sku: str, warehouse: str, work: _Work) -> StockItem:
+        """A stock item this command may change (a private copy of the current state)."""
         key = (sku, warehouse)
         if key not in work.items:
-            item = self._load_or_none(StockItem, StockItem.create_id(sku, warehouse))
+            view = work.views.get(key)
+            item = (
+                private_copy(view)
+                if view
+                else self._load_or_none(StockItem, StockItem.create_id(sku, warehouse))
+            )
             work.items[key] = item or StockItem(sku=sku, warehouse=warehouse)
         return work.items[key]
+
+    def _read(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+        """The current state of these aggregates SHARED with the cache: only read it.
+
+        Cached aggregates are brought up to date with one query for all of them. Ids found
+        missing are not asked for again for ABSENT_TTL seconds (a stock item never opened in a
+        warehouse); a command that would backorder because of that reads again first.
+        """
+        now = time.monotonic()
+        wanted = [i for i in dict.fromkeys(ids) if self._absent.get(i, 0) <= now]
+        cached = self._cached(wanted)
+        new_events = select_events_after(self.recorder, {i: a.version for i, a in cached.items()})
+        found: dict[UUID, Aggregate] = {}
+        for aggregate_id in wanted:
+            if aggregate_id in cached:
+                stored = new_events.get(aggregate_id, [])
+                found[aggregate_id] = self._fast_forward(cached[aggregate_id], stored)
+                continue
+            try:
+                found[aggregate_id] = self.repository.get(aggregate_id, deepcopy_from_cache=False)
+            except AggregateNotFoundError:
+                self._absent[aggregate_id] = now + ABSENT_TTL
+        return found
+
+    def _cached(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+        cache, found = self.repository.cache, {}
+        for aggregate_id in ids if cache else ():
+            with suppress(KeyError):
+                found[aggregate_id] = cast(Aggregate, cache.get(aggregate_id))  # type: ignore[union-attr]
+        return found
+
+    def _fast_forward(self, aggregate: Aggregate, stored: list[Any]) -> Aggregate:
+        """The cached aggregate with these newer events applied, as a new cached copy."""
+        if not stored:
+            return aggregate
+        current: Any = private_copy(aggregate)  # the shared copy is never changed in place
+        for event in stored:
+            current = cast(Any, self.mapper.to_domain_event(event)).mutate(current)
+        self._remember(current)
+        return cast(Aggregate, current)
+
+    def _remember(self, *aggregates: Aggregate) -> None:
+        """Cache aggregates as just saved; fast-forwarding corrects any that are overtaken."""
+        if self.repository.cache:
+            for aggregate in aggregates:
+                self.repository.cache.put(aggregate.id, aggregate)
 
     def _backlog(self, sku: str, work: _Work) -> Backlog:
         """The SKU's backlog (opened when first needed)."""
@@ -516,6 +580,34 @@ class OrderCommands(InventoryCommands):
                 return None
             work.backlogs[sku] = backlog
         return work.backlogs[sku]
+
+
+FLAT_TYPES = (int, str, bool, float, Decimal, UUID, datetime, type(None))
+
+
+def private_copy(aggregate: A) -> A:
+    """A copy to change: as deepcopy, but much faster for flat state (a stock item's
+    reservations: order id -> units), which is copied one level deep."""
+    state = vars(aggregate)
+    if not all(_flat(value) for value in state.values()):
+        return deepcopy(aggregate)
+    clone = copy(aggregate)
+    for name, value in state.items():
+        if isinstance(value, dict | list):
+            vars(clone)[name] = value.copy()
+    return clone
+
+
+def _flat(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(map(_atomic, value.keys())) and all(map(_atomic, value.values()))
+    if isinstance(value, list):
+        return all(map(_atomic, value))
+    return _atomic(value)
+
+
+def _atomic(value: object) -> bool:
+    return type(value) in FLAT_TYPES
 
 
 def _order_id(ref: UUID | str) -> UUID:
@@ -590,7 +682,7 @@ def _items(loaded: Mapping[UUID, Aggregate]) -> dict[tuple[str, str], StockItem]
 
 def _available(work: _Work, warehouses: Sequence[str]) -> dict[str, dict[str, int]]:
     available: dict[str, dict[str, int]] = {}
-    for (sku, warehouse), item in work.items.items():
+    for (sku, warehouse), item in {**work.views, **work.items}.items():
         if warehouse in warehouses:
             available.setdefault(sku, {})[warehouse] = item.available
     return available
