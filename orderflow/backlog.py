@@ -26,29 +26,29 @@ class Backlog(Aggregate):
     @event("Opened")
     def __init__(self, sku: str) -> None:
         self.sku = sku
-        self.queue: list[list[str | int]] = []  # [order id, units], oldest first
+        self.queue: dict[str, int] = {}  # order id -> units, oldest order first
 
     @property
     def waiting(self) -> int:
         """Units waiting in total."""
-        return sum(int(units) for _, units in self.queue)
+        return sum(self.queue.values())
 
     def waiting_for(self, order_id: UUID | str) -> int:
-        return sum(int(units) for oid, units in self.queue if oid == str(order_id))
+        return self.queue.get(str(order_id), 0)
 
     def order_ids(self) -> list[str]:
-        """Waiting orders, oldest first, each once."""
-        return list(dict.fromkeys(str(oid) for oid, _ in self.queue))
+        """Waiting orders, oldest first."""
+        return list(self.queue)
 
     def add(self, order_id: UUID | str, quantity: int) -> None:
-        """An order joins the end of the queue with units it waits for."""
+        """An order waits for units; an order already waiting keeps its place."""
         if quantity <= 0:
             raise InvalidStateError(f"backlog of {self.sku}", f"cannot queue {quantity} units")
         self._added(order_id=str(order_id), quantity=quantity)
 
     @event("Added")
     def _added(self, order_id: str, quantity: int) -> None:
-        self.queue.append([order_id, quantity])
+        self.queue[order_id] = self.queue.get(order_id, 0) + quantity
 
     def take(self, order_id: UUID | str, quantity: int, reason: str) -> None:
         """Units of an order leave the queue: filled from stock, reduced by an edit or cancelled."""
@@ -73,11 +73,8 @@ class Backlog(Aggregate):
 
     @event("Taken")
     def _taken(self, order_id: str, quantity: int, reason: str) -> None:
-        # the newest units of an order leave first, so its oldest place in the queue is kept
-        left = quantity
-        for entry in reversed(self.queue):
-            if entry[0] == order_id and left:
-                used = min(int(entry[1]), left)
-                entry[1] = int(entry[1]) - used
-                left -= used
-        self.queue = [entry for entry in self.queue if int(entry[1]) > 0]
+        left = self.queue.get(order_id, 0) - quantity
+        if left > 0:
+            self.queue[order_id] = left
+        else:
+            self.queue.pop(order_id, None)
