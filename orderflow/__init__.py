@@ -10,6 +10,7 @@ from orderflow.engine import Engine, open_engine
 from orderflow.errors import (
     ConcurrencyError,
     DuplicateError,
+    ExternalServiceError,
     InsufficientStockError,
     InvalidInputError,
     InvalidStateError,
@@ -18,7 +19,10 @@ from orderflow.errors import (
     StoreUnavailableError,
 )
 from orderflow.inventory import CountLine, CountReport, StockLevel
+from orderflow.invoicing import InvoiceInfo
 from orderflow.product import Variant, VariantSpec
+from orderflow.returning import ReturnInfo
+from orderflow.shipping import ShipmentInfo
 from orderflow.stock_item import ReceiptReason
 from orderflow.store import DEFAULT_DATABASE_URL, StoreConfig
 from orderflow.values import VatRate
@@ -30,13 +34,17 @@ __all__ = [
     "CountReport",
     "DuplicateError",
     "Engine",
+    "ExternalServiceError",
     "InsufficientStockError",
     "InvalidInputError",
     "InvalidStateError",
+    "InvoiceInfo",
     "NotFoundError",
     "OrderflowError",
     "ProductInfo",
     "ReceiptReason",
+    "ReturnInfo",
+    "ShipmentInfo",
     "StockLevel",
     "StoreConfig",
     "StoreUnavailableError",
