@@ -102,7 +102,7 @@ def test_a_failed_delivery_returned_to_the_sender_ends_with_the_order_returned(
     engine.record_carrier_update(shipment.id, "returning", world.clock.advance(days=1))
     engine.record_carrier_update(shipment.id, "returned", world.clock.advance(days=2))
     order = engine.order(order_id)
-    assert (order.fulfilment, order.paid) == ("returned", 0)
+    assert (order.fulfilment, order.paid) == ("returned", Decimal(0))
     assert engine.shipment(shipment.id).decision == ""
 
 
@@ -161,7 +161,11 @@ def test_a_subscriber_can_record_the_booking_it_made_itself(engine: Engine) -> N
     engine.record_carrier_booking(shipment_id, "VTP123", 25_000, "2026-01-09T10:00:00+07:00", "A5")
     engine.record_carrier_booking(shipment_id, "VTP123", 25_000, "2026-01-09T10:00:00+07:00", "A5")
     shipment = engine.shipment(shipment_id)
-    assert (shipment.tracking_number, shipment.fee, shipment.cod_amount) == ("VTP123", 25_000, 0)
+    assert (shipment.tracking_number, shipment.fee, shipment.cod_amount) == (
+        "VTP123",
+        Decimal(25_000),
+        Decimal(0),
+    )
     assert shipment.expected_delivery == "2026-01-09T03:00:00+00:00"
 
 

@@ -45,8 +45,8 @@ def shipment(*history: Callable[[Shipment], object]) -> Shipment:
     return given(new_shipment(), *history)
 
 
-def booked(s: Shipment) -> object:
-    return s.book("GHN1", 42_000, T3, "label-1")
+def booked(s: Shipment) -> None:
+    s.book("GHN1", 42_000, T3, "label-1")
 
 
 def update(status: str, at: str, reason: str = "", raw: str = "") -> Callable[[Shipment], object]:
