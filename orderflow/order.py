@@ -3,7 +3,8 @@
 Seller-facing `status`: new -> processing -> completed, or cancelled. `new` lasts until the order
 is packed (it can still be edited); `processing` from packing to completion.
 `fulfilment` is the detail underneath: awaiting_stock / reserved -> packed -> shipped ->
-delivered (or delivery_failed -> re-attempt / returning -> returned).
+delivered (or delivery_failed -> re-attempt / returning -> returned); `cancelled` when an order is
+cancelled before it was handed to a carrier.
 
 Facts that arrive twice (a carrier reporting "delivered" again, the same payment reference) are
 accepted and change nothing; commands that contradict the current state raise InvalidStateError
@@ -463,6 +464,9 @@ class Order(Aggregate):
         self.backorders = {}
         if self.fulfilment in ("awaiting_stock", "reserved", "packed"):
             self.allocations = {}
+            self.fulfilment = (
+                "cancelled"  # nothing left to fulfil; a returned parcel stays "returned"
+            )
 
     # fulfilment (called by the shipping side) ------------------------------------------------
     def _require_not_cancelled(self, what: str) -> None:

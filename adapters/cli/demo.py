@@ -10,6 +10,7 @@ import typer
 
 from orderflow.adapters.cli.output import console, print_table, reports_errors
 from orderflow.adapters.demo import set_up_catalogue
+from orderflow.adapters.demo_orders import ORDER_COLUMNS, order_rows, run_orders, summary
 from orderflow.adapters.settings import load_settings
 from orderflow.errors import InvalidStateError
 from orderflow.store import backend_of, sqlite_path
@@ -22,6 +23,7 @@ def demo(
     database_url: Annotated[
         str, typer.Option(help="Store for the demo; a SQLite file is recreated, any other store must be empty")
     ] = DEMO_URL,
+    orders: Annotated[int, typer.Option("--orders", min=0, help="Also place this many generated orders")] = 0,
 ) -> None:
     """Run the demo: warehouses, products, suppliers and stock on a fresh store, then a summary."""
     started = time.perf_counter()
@@ -33,7 +35,9 @@ def demo(
             raise InvalidStateError("database_url", f"{database_url} already holds events; the demo needs an empty store")
         console.print(f"[bold]orderflow demo[/] on {database_url}\n")
         report = set_up_catalogue(engine, lambda line: console.print(f"  - {line}", highlight=False))
+        orders_report = run_orders(engine, lambda line: console.print(f"  - {line}", highlight=False), orders)
         console.print()
+        print_table("Orders", ORDER_COLUMNS, order_rows(engine, orders_report))
         rows = [
             (level.sku, level.warehouse, level.on_hand, level.reserved, level.available)
             for w in engine.warehouses() for level in engine.stock_in_warehouse(w.code)
@@ -42,7 +46,7 @@ def demo(
         console.print(
             f"\n{report.warehouses} warehouses, {report.suppliers} suppliers, {report.products} products, "
             f"{report.skus} SKUs, {report.units_on_hand} units on hand; {engine.position()} events stored "
-            f"in {time.perf_counter() - started:.2f}s",
+            f"in {time.perf_counter() - started:.2f}s\n{summary(orders_report)}",
             highlight=False,
         )
     finally:

@@ -220,7 +220,7 @@ def test_cancelling_clears_reservations_and_backorders() -> None:
     o = order(lambda o: o.allocate("TS-RED", "HN", 2), lambda o: o.backorder("VASE", 1))
     o.cancel("buyer asked")
     assert then(o) == [("Cancelled", {"reason": "buyer asked"})]
-    assert (o.status, o.allocations, o.backorders) == ("cancelled", {}, {})
+    assert (o.status, o.fulfilment, o.allocations, o.backorders) == ("cancelled", "cancelled", {}, {})
 
 
 def test_a_cancelled_order_cannot_be_cancelled_edited_packed_or_paid() -> None:
@@ -293,7 +293,7 @@ def test_a_failed_delivery_can_be_reattempted_or_returned() -> None:
     ]
     assert o.fulfilment == "returned"
     o.cancel("returned to sender")
-    assert o.status == "cancelled"
+    assert (o.status, o.fulfilment) == ("cancelled", "returned")
 
 
 def test_handing_over_a_shipment_of_another_order_is_refused() -> None:
