@@ -19,6 +19,7 @@ class Sku(Aggregate):
 
     @event("Claimed")
     def __init__(self, sku: str, product_id: UUID, base_sku: str) -> None:
+        """Claim a SKU for a product; no other product can claim it after."""
         self.sku = sku
         self.product_id = product_id
         self.base_sku = base_sku

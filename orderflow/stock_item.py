@@ -51,6 +51,7 @@ class StockItem(Aggregate):
 
     @event("Opened")
     def __init__(self, sku: str, warehouse: str) -> None:
+        """Open the stock of a SKU in a warehouse, empty."""
         self.sku = sku
         self.warehouse = warehouse
         self.on_hand = 0

@@ -29,6 +29,7 @@ class Supplier(Aggregate):
         address: str,
         lead_time_days: int,
     ) -> None:
+        """Register a supplier: name, contact, tax code (MST) and lead time."""
         self.code = code
         self.name = name
         self.contact = contact

@@ -23,6 +23,7 @@ class Warehouse(Aggregate):
     def __init__(
         self, code: str, name: str, address: str, manager: str, phone: str, kind: str
     ) -> None:
+        """Register a warehouse: code, name, address, person in charge, phone and kind."""
         self.code = code
         self.name = name
         self.address = address
