@@ -49,6 +49,7 @@ class _Work:
 
     items: dict[tuple[str, str], StockItem] = field(default_factory=dict)
     views: dict[tuple[str, str], StockItem] = field(default_factory=dict)  # shared: never change
+    backlog_views: dict[str, Backlog] = field(default_factory=dict)  # shared: never change
     backlogs: dict[str, Backlog] = field(default_factory=dict)
     orders: dict[UUID, Order] = field(default_factory=dict)
 
@@ -200,13 +201,23 @@ class OrderCommands(InventoryCommands):
         return order.id
 
     def _reread(self, skus: Iterable[str], warehouses: Sequence[str], work: _Work) -> None:
-        """Load the SKUs' backlogs, then their stock items afresh (no changes made to them yet)."""
+        """Read the SKUs' backlogs, then their stock items afresh (nothing changed in them yet).
+
+        In this order, a receipt or release committed after the stock was read conflicts with
+        the backorder this command is about to add to the backlog (see Backlog.offer).
+        """
+        skus = [sku for sku in skus if sku not in work.backlogs]
         for sku in skus:
-            self._existing_backlog(sku, work)
-            for code in warehouses:
-                work.views.pop((sku, code), None)
-                work.items.pop((sku, code), None)
-                self._item(sku, code, work)
+            self._absent.pop(Backlog.create_id(sku), None)
+        for backlog in self._read(Backlog.create_id(sku) for sku in skus).values():
+            if isinstance(backlog, Backlog):
+                work.backlog_views[backlog.sku] = backlog
+        keys = [(sku, code) for sku in skus for code in warehouses]
+        for key in keys:
+            work.views.pop(key, None)
+            work.items.pop(key, None)
+            self._absent.pop(StockItem.create_id(*key), None)
+        work.views.update(_items(self._read(StockItem.create_id(*key) for key in keys)))
 
     def _apply(self, order: Order, plan: AllocationPlan, work: _Work) -> None:
         """Reserve the planned units and backorder the rest, on the order and the stock."""
@@ -433,11 +444,15 @@ class OrderCommands(InventoryCommands):
 
     def orders(self, status: str | None = None, channel: str | None = None) -> list[OrderSummary]:
         """Every order, oldest first (reads the log; a projection will serve large lists)."""
-        found = []
-        for order_id in self._ids_of(Order.Placed):
-            o = self._load(Order, order_id, "order", order_id)
-            if (status is None or o.status == status) and (channel is None or o.channel == channel):
-                found.append(OrderSummary.of(o))
+        found, ids = [], list(self._ids_of(Order.Placed))
+        for start in range(0, len(ids), 500):
+            for o in self._read(ids[start : start + 500]).values():
+                if (
+                    isinstance(o, Order)
+                    and status in (None, o.status)
+                    and channel in (None, o.channel)
+                ):
+                    found.append(OrderSummary.of(o))
         return found
 
     def order_transactions(self, order: UUID | str) -> list[Transaction]:
@@ -569,16 +584,13 @@ class OrderCommands(InventoryCommands):
                 self.repository.cache.put(aggregate.id, aggregate)
 
     def _backlog(self, sku: str, work: _Work) -> Backlog:
-        """The SKU's backlog (opened when first needed)."""
-        backlog = self._existing_backlog(sku, work)
-        return backlog or work.backlogs.setdefault(sku, Backlog(sku=sku))
-
-    def _existing_backlog(self, sku: str, work: _Work) -> Backlog | None:
+        """The SKU's backlog to change (opened when first needed)."""
         if sku not in work.backlogs:
-            backlog = self._load_or_none(Backlog, Backlog.create_id(sku))
-            if backlog is None:
-                return None
-            work.backlogs[sku] = backlog
+            view = work.backlog_views.get(sku)
+            backlog = (
+                private_copy(view) if view else self._load_or_none(Backlog, Backlog.create_id(sku))
+            )
+            work.backlogs[sku] = backlog or Backlog(sku=sku)
         return work.backlogs[sku]
 
 
