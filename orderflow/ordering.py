@@ -13,6 +13,7 @@ from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
@@ -168,7 +169,7 @@ class OrderCommands(InventoryCommands):
                 *self._product_ids_of(skus, "lines"),
                 SalesChannel.create_id(channel),
                 *(Warehouse.create_id(code) for code in warehouses),
-                *(StockItem.create_id(sku, code) for sku in skus for code in warehouses),
+                *(_stock_id(sku, code) for sku in skus for code in warehouses),
             ]
         )
         order = Order.place(
@@ -216,8 +217,8 @@ class OrderCommands(InventoryCommands):
         for key in keys:
             work.views.pop(key, None)
             work.items.pop(key, None)
-            self._absent.pop(StockItem.create_id(*key), None)
-        work.views.update(_items(self._read(StockItem.create_id(*key) for key in keys)))
+            self._absent.pop(_stock_id(*key), None)
+        work.views.update(_items(self._read(_stock_id(*key) for key in keys)))
 
     def _apply(self, order: Order, plan: AllocationPlan, work: _Work) -> None:
         """Reserve the planned units and backorder the rest, on the order and the stock."""
@@ -532,7 +533,7 @@ class OrderCommands(InventoryCommands):
             item = (
                 private_copy(view)
                 if view
-                else self._load_or_none(StockItem, StockItem.create_id(sku, warehouse))
+                else self._load_or_none(StockItem, _stock_id(sku, warehouse))
             )
             work.items[key] = item or StockItem(sku=sku, warehouse=warehouse)
         return work.items[key]
@@ -594,7 +595,7 @@ class OrderCommands(InventoryCommands):
         return work.backlogs[sku]
 
 
-FLAT_TYPES = (int, str, bool, float, Decimal, UUID, datetime, type(None))
+FLAT_TYPE_SET = frozenset((int, str, bool, float, Decimal, UUID, datetime, type(None)))
 
 
 def private_copy(aggregate: A) -> A:
@@ -612,14 +613,15 @@ def private_copy(aggregate: A) -> A:
 
 def _flat(value: object) -> bool:
     if isinstance(value, dict):
-        return all(map(_atomic, value.keys())) and all(map(_atomic, value.values()))
+        return {*map(type, value), *map(type, value.values())} <= FLAT_TYPE_SET
     if isinstance(value, list):
-        return all(map(_atomic, value))
-    return _atomic(value)
+        return set(map(type, value)) <= FLAT_TYPE_SET
+    return type(value) in FLAT_TYPE_SET
 
 
-def _atomic(value: object) -> bool:
-    return type(value) in FLAT_TYPES
+@lru_cache(maxsize=100_000)
+def _stock_id(sku: str, warehouse: str) -> UUID:
+    return StockItem.create_id(sku, warehouse)
 
 
 def _order_id(ref: UUID | str) -> UUID:
