@@ -133,6 +133,7 @@ class OrderSummary:
 
     id: UUID
     reference: str
+    channel: str
     placed_at: str
     status: str
     fulfilment: str
@@ -146,6 +147,7 @@ class OrderSummary:
         return cls(
             o.id,
             o.reference,
+            o.channel,
             o.created_on.isoformat(),
             o.status,
             o.fulfilment,
