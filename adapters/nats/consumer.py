@@ -85,6 +85,7 @@ class NatsSubscriberRunner:
         self.engine = engine
         self.handled = 0
         self.dead = 0
+        self.consuming = threading.Event()  # set once bound to the durable consumer
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set."""
@@ -130,6 +131,7 @@ class NatsSubscriberRunner:
         await ensure_stream(js, dead_letter_config(self.settings))
         await js.add_consumer(stream, consumer_config(self.settings, self.subscriber))
         pull = await js.pull_subscribe_bind(durable=durable_name(self.subscriber), stream=stream)
+        self.consuming.set()
         log.info(
             "%s: consuming %s as durable %s",
             self.subscriber.name,
@@ -141,25 +143,37 @@ class NatsSubscriberRunner:
                 messages = await pull.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT)
             except nats.errors.TimeoutError:
                 continue
-            for message in messages:
-                await self._handle(js, processor, message)
+            await self._handle(js, processor, messages)
 
-    async def _handle(self, js: JetStreamContext, processor: Processor, msg: Msg) -> None:
+    async def _handle(self, js: JetStreamContext, processor: Processor, batch: list[Msg]) -> None:
+        """Decode, process the batch in one worker thread, then ack / nak / dead-letter each."""
+        msgs, events = [], []
+        for msg in batch:
+            try:
+                events.append(EventMessage.from_json(msg.data))
+                msgs.append(msg)
+            except BadMessageError as error:
+                msg_id = msg.headers.get(H_MSG_ID, "") if msg.headers else ""
+                await self._dead_letter(js, msg, msg_id, Outcome("dead", 1, error=str(error)))
+                await msg.term()
         try:
-            event = EventMessage.from_json(msg.data)
-        except BadMessageError as error:
-            outcome = Outcome("dead", 1, error=str(error))
-            await self._dead_letter(
-                js, msg, msg.headers.get(H_MSG_ID, "") if msg.headers else "", outcome
-            )
-            await msg.term()
-            return
-        try:
-            outcome = await self._process_with_heartbeat(processor, event, msg)
+            outcomes = await self._process_with_heartbeat(processor, events, msgs)
         except PersistenceError as error:  # the ledger's database is down: try again later
             log.warning("%s: database unavailable (%s)", self.subscriber.name, error)
-            await msg.nak(delay=RETRY_PAUSE * 4)
+            for msg in msgs:
+                await msg.nak(delay=RETRY_PAUSE * 4)
             return
+        for msg, event, outcome in zip(msgs, events, outcomes, strict=True):
+            await self._settle(js, processor, msg, event, outcome)
+
+    async def _settle(
+        self,
+        js: JetStreamContext,
+        processor: Processor,
+        msg: Msg,
+        event: EventMessage,
+        outcome: Outcome,
+    ) -> None:
         if outcome.kind in ("done", "skipped"):
             self.handled += outcome.kind == "done"
             await msg.ack()
@@ -172,17 +186,20 @@ class NatsSubscriberRunner:
             await msg.term()
 
     async def _process_with_heartbeat(
-        self, processor: Processor, event: EventMessage, msg: Msg
-    ) -> Outcome:
-        """Run the handler in a thread, telling the server we are still at it (no redelivery)."""
-        work = asyncio.ensure_future(asyncio.to_thread(processor.process, event))
+        self, processor: Processor, events: list[EventMessage], msgs: list[Msg]
+    ) -> list[Outcome]:
+        """Run the handlers in a thread, telling the server we are still at it (no redelivery)."""
+        if not events:
+            return []
+        work = asyncio.ensure_future(asyncio.to_thread(processor.process_batch, events))
         every = max(self.settings.subscriber_ack_wait / 3, 0.5)
         while True:
             done, _ = await asyncio.wait({work}, timeout=every)
             if done:
                 return work.result()
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            for msg in msgs:
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     async def _dead_letter(
         self, js: JetStreamContext, msg: Msg, event_id: str, outcome: Outcome

@@ -13,12 +13,19 @@ import threading
 from eventsourcing.persistence import PersistenceError
 from orderflow.adapters.nats.envelope import EventMessage
 from orderflow.adapters.nats.ledger import open_ledger
-from orderflow.adapters.nats.locks import LockLostError, PgListener, StoreLock, acquire, store_lock
+from orderflow.adapters.nats.locks import (
+    LockLostError,
+    PgListener,
+    StoreLock,
+    acquire,
+    follow_options,
+    store_lock,
+)
 from orderflow.adapters.nats.subscribers import Processor, Subscriber, processor_for
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
-from orderflow.event_log import Waiter, follow_log
+from orderflow.event_log import follow_log
 
 log = logging.getLogger("orderflow.streams")
 
@@ -62,7 +69,7 @@ class InProcessRunner:
                 engine.close()
 
     def _run_holding_lock(
-        self, engine: Engine, lock: StoreLock, stop: threading.Event, wait: Waiter | None
+        self, engine: Engine, lock: StoreLock, stop: threading.Event, wait: PgListener | None
     ) -> None:
         ledger = open_ledger(engine)
         processor = processor_for(self.subscriber, engine, self.settings, ledger)
@@ -73,9 +80,10 @@ class InProcessRunner:
                 log.info(
                     "%s: handling events in-process after position %d", self.subscriber.name, after
                 )
-                for notification in follow_log(
-                    engine.recorder, after, stop, self.subscriber.topics, wait
-                ):
+                events = follow_log(
+                    engine.recorder, after, stop, self.subscriber.topics, **follow_options(wait)
+                )
+                for notification in events:
                     lock.check()
                     self._handle(
                         processor, EventMessage.from_notification(engine, notification), stop

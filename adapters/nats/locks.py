@@ -212,3 +212,10 @@ class PgListener:
             except Exception:  # already broken
                 pass
         self.conn = None
+
+
+def follow_options(listener: PgListener | None) -> dict[str, Any]:
+    """follow_log arguments: wake on NOTIFY on PostgreSQL; poll SQLite often, backing off to 0.1 s."""
+    if listener is not None:
+        return {"wait": listener, "idle_timeout": 0.05, "max_idle_timeout": 0.5}
+    return {"idle_timeout": 0.005, "max_idle_timeout": 0.1}

@@ -39,12 +39,19 @@ from orderflow.adapters.nats.jetstream import (
     stream_config,
 )
 from orderflow.adapters.nats.ledger import Ledger, open_ledger
-from orderflow.adapters.nats.locks import LockLostError, PgListener, StoreLock, acquire, store_lock
+from orderflow.adapters.nats.locks import (
+    LockLostError,
+    PgListener,
+    StoreLock,
+    acquire,
+    follow_options,
+    store_lock,
+)
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
 from orderflow.errors import InvalidInputError
-from orderflow.event_log import Waiter, follow_log
+from orderflow.event_log import follow_log
 
 log = logging.getLogger("orderflow.streams")
 
@@ -78,7 +85,7 @@ class LogFeed:
     """A thread following the event log from a position and handing encoded events to asyncio."""
 
     def __init__(
-        self, engine: Engine, after: int, prefix: str, capacity: int, wait: Waiter | None
+        self, engine: Engine, after: int, prefix: str, capacity: int, wait: PgListener | None
     ) -> None:
         self.engine, self.after, self.prefix, self.wait = engine, after, prefix, wait
         self.queue: queue.Queue[Outgoing | BaseException] = queue.Queue(maxsize=capacity)
@@ -89,7 +96,7 @@ class LogFeed:
     def _read(self) -> None:
         try:
             log_ = follow_log(
-                self.engine.recorder, self.after, self.stop, wait=self.wait, max_idle_timeout=0.2
+                self.engine.recorder, self.after, self.stop, **follow_options(self.wait)
             )
             for notification in log_:
                 self._put(outgoing(self.engine, self.prefix, notification))
@@ -193,7 +200,7 @@ class Relay:
         engine: Engine,
         ledger: Ledger,
         lock: StoreLock,
-        listener: Waiter | None,
+        listener: PgListener | None,
         stop: threading.Event,
     ) -> None:
         acked = await self._start_position(ledger, lock, stop)
@@ -251,7 +258,7 @@ class Relay:
         engine: Engine,
         ledger: Ledger,
         lock: StoreLock,
-        listener: Waiter | None,
+        listener: PgListener | None,
         nc: NATS,
         js: JetStreamContext,
         acked: int,

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from eventsourcing.utils import get_topic
 from orderflow.adapters.nats.envelope import EventMessage, subject_for
-from orderflow.adapters.nats.ledger import Ledger
+from orderflow.adapters.nats.ledger import Attempt, Ledger
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
@@ -122,32 +122,42 @@ class Processor:
 
     def process(self, message: EventMessage) -> Outcome:
         """Handle the event unless already done; count the attempt; decide retry or dead letter."""
-        if not self.subscriber.wants(message):
-            return Outcome("skipped")
-        attempt = self.ledger.begin(self.name, str(message.id), message.position)
-        if attempt.status != "pending":
-            return Outcome("skipped", attempt.attempts)
+        return self.process_batch([message])[0]
+
+    def process_batch(self, messages: Sequence[EventMessage]) -> list[Outcome]:
+        """The same for a batch, in order, with one ledger write before and one after."""
+        wanted = [m for m in messages if self.subscriber.wants(m)]
+        attempts = self.ledger.begin(self.name, [(str(m.id), m.position) for m in wanted])
+        outcomes = [self._attempt(m, attempts.get(str(m.id))) for m in messages]
+        done = [str(m.id) for m, o in zip(messages, outcomes, strict=True) if o.kind == "done"]
+        self.ledger.done(self.name, done)
+        return outcomes
+
+    def _attempt(self, message: EventMessage, attempt: Attempt | None) -> Outcome:
+        if attempt is None or attempt.status != "pending":
+            return Outcome("skipped", attempt.attempts if attempt else 0)
         if attempt.attempts > self.max_deliveries:
             error = attempt.error or "the handler never finished (process crashed or timed out)"
             return Outcome("dead", attempt.attempts - 1, error=error)
         try:
             self.handler(message)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning(
-                "%s: %s %s failed (attempt %d): %s",
-                self.name,
-                message.type,
-                message.id,
-                attempt.attempts,
-                error,
-            )
-            if attempt.attempts >= self.max_deliveries:
-                return Outcome("dead", attempt.attempts, error=error)
-            self.ledger.fail(self.name, str(message.id), error)
-            return Outcome("retry", attempt.attempts, self.delay(attempt.attempts), error)
-        self.ledger.finish(self.name, str(message.id), "done")
+            return self._failed(message, attempt.attempts, f"{type(exc).__name__}: {exc}")
         return Outcome("done", attempt.attempts)
+
+    def _failed(self, message: EventMessage, attempts: int, error: str) -> Outcome:
+        log.warning(
+            "%s: %s %s failed (attempt %d): %s",
+            self.name,
+            message.type,
+            message.id,
+            attempts,
+            error,
+        )
+        if attempts >= self.max_deliveries:
+            return Outcome("dead", attempts, error=error)
+        self.ledger.fail(self.name, str(message.id), error)
+        return Outcome("retry", attempts, self.delay(attempts), error)
 
     def delay(self, attempts: int) -> float:
         """Seconds before retry number `attempts` (the last backoff value repeats)."""

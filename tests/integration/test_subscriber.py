@@ -149,22 +149,24 @@ def test_two_instances_of_one_subscriber_share_the_work_and_handle_each_event_on
     name = f"test-{uuid.uuid4().hex[:8]}"
     one = Subscriber(name, lambda e, s: recorder.handler("one"), (StockItem.Received,))  # type: ignore[arg-type, return-value]
     two = Subscriber(name, lambda e, s: recorder.handler("two"), (StockItem.Received,))  # type: ignore[arg-type, return-value]
-    receive_many(seeded, 60)
-    with relay_thread(settings):
-        wait_until(lambda: stream_count(settings) == seeded.position(), 15, "the events relayed")
-        engine_two = open_engine(settings.store_config())
-        try:
-            first, second = (
-                NatsSubscriberRunner(settings, one),
-                NatsSubscriberRunner(settings, two, engine_two),
+    engine_two = owner_engine(settings)
+    first = NatsSubscriberRunner(settings, one)
+    second = NatsSubscriberRunner(settings, two, engine_two)
+    try:
+        with running(first.run), running(second.run):
+            wait_until(
+                lambda: first.consuming.is_set() and second.consuming.is_set(),
+                15,
+                "both instances bound to the durable consumer",
             )
-            with running(first.run), running(second.run):
-                wait_until(lambda: len(recorder.count()) == 60, 20, "60 receipts handled")
+            receive_many(seeded, 100)
+            with relay_thread(settings):
+                wait_until(lambda: len(recorder.count()) == 100, 30, "100 receipts handled")
                 time.sleep(0.3)
-        finally:
-            engine_two.close()
+    finally:
+        engine_two.close()
     assert set(recorder.count()) == received_ids(seeded)
-    assert max(recorder.count().values()) == 1
+    assert max(recorder.count().values()) == 1, "no event handled twice"
     by_instance = Counter(instance for instance, _ in recorder.calls)
     assert by_instance["one"] > 0 and by_instance["two"] > 0, by_instance
 
@@ -223,7 +225,7 @@ def test_an_event_whose_handler_never_finishes_is_given_up_after_max_deliveries(
     processor = Processor(subscriber, recorder.handler(), ledger, max_deliveries=3)  # type: ignore[arg-type]
     message = _received_message()
     for _ in range(3):  # three deliveries whose process died inside the handler
-        ledger.begin(subscriber.name, str(message.id), message.position)
+        ledger.begin(subscriber.name, [(str(message.id), message.position)])
     outcome = processor.process(message)
     assert outcome.kind == "dead" and "never finished" in outcome.error
     assert recorder.calls == []
