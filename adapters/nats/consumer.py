@@ -110,9 +110,10 @@ class NatsSubscriberRunner:
                     await self._consume(nc.jetstream(), processor, stop)
                 except (nats.errors.Error, APIError, OSError, TimeoutError) as error:
                     log.warning(
-                        "%s: %s; starting again",
+                        "%s: %s: %s; starting again",
                         self.subscriber.name,
-                        error or type(error).__name__,
+                        type(error).__name__,
+                        error,
                     )
                     await asyncio.sleep(RETRY_PAUSE)
                 finally:
@@ -141,7 +142,7 @@ class NatsSubscriberRunner:
         while not stop.is_set():
             try:
                 messages = await pull.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own or asyncio's when nothing came
                 continue
             await self._handle(js, processor, messages)
 
