@@ -17,12 +17,14 @@ How nothing is lost or duplicated:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +132,46 @@ class LogFeed:
     def close(self) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
+
+
+class PositionWriter:
+    """Stores the acked position in a worker thread, one write at a time, without ever holding
+    up publishing (a busy SQLite file can make a write wait for its lock)."""
+
+    def __init__(self, save: Callable[[int], None], saved: int) -> None:
+        self.save = save
+        self.saved = saved
+        self.task: asyncio.Future[int] | None = None
+        self.last = time.monotonic()
+
+    def offer(self, acked: int, idle: bool) -> None:
+        """Start a write of `acked` when due; re-raise the previous write's failure."""
+        if self.task is not None and self.task.done():
+            task, self.task = self.task, None
+            self.saved = task.result()  # LockLostError, PersistenceError: the caller starts afresh
+        due = idle or time.monotonic() - self.last >= SAVE_EVERY
+        if acked > self.saved and self.task is None and due:
+            self.task = asyncio.ensure_future(asyncio.to_thread(self._write, acked))
+            self.last = time.monotonic()
+
+    def _write(self, position: int) -> int:
+        self.save(position)
+        return position
+
+    async def flush(self, acked: int) -> None:
+        """Wait for the write in progress, then store `acked` if it is newer."""
+        if self.task is not None:
+            task, self.task = self.task, None
+            self.saved = await task
+        if acked > self.saved:
+            self.saved = await asyncio.to_thread(self._write, acked)
+
+    async def settle(self) -> None:
+        """Let a write in progress finish (it stores a position that was acked)."""
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                await self.task
+            self.task = None
 
 
 @dataclass
@@ -268,17 +310,16 @@ class Relay:
         most = self.settings.relay_max_pending
         feed = LogFeed(engine, acked, self.settings.subject_prefix, most, listener)
         inflight: deque[tuple[int, asyncio.Future[Any], float]] = deque()
-        saved, last_save = acked, time.monotonic()
+        positions = PositionWriter(lambda position: self._save(ledger, lock, position), acked)
         try:
             while True:
                 if nc.is_closed:
                     raise Trouble("connection closed")
                 acked = self._collect_acks(inflight, acked)
-                if acked > saved and (not inflight or time.monotonic() - last_save >= SAVE_EVERY):
-                    await asyncio.to_thread(self._save, ledger, lock, acked)
-                    saved, last_save = acked, time.monotonic()
+                positions.offer(acked, idle=not inflight)
                 if stop.is_set():
                     if not inflight:
+                        await positions.flush(acked)
                         return acked
                     await self._wait_for_head(inflight)
                     continue
@@ -299,6 +340,7 @@ class Relay:
             for _, future, _ in inflight:
                 future.cancel()  # frees its slot; the event is republished from `acked`
             await asyncio.to_thread(feed.close)
+            await positions.settle()
 
     def _collect_acks(
         self, inflight: deque[tuple[int, asyncio.Future[Any], float]], acked: int
@@ -348,10 +390,8 @@ def _async_event(stop: threading.Event) -> asyncio.Event:
 
 
 async def _close(nc: NATS) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a dead connection cannot be closed politely
         await asyncio.wait_for(nc.close(), 2)
-    except Exception:  # a dead connection cannot be closed politely
-        pass
 
 
 def _describe(error: BaseException) -> str:

@@ -140,6 +140,10 @@ def test_the_stream_is_created_with_the_configured_subjects_and_duplicate_window
     assert config.duplicate_window == 30  # type: ignore[attr-defined]
 
 
+def relaying_lines(log: Path) -> int:
+    return log.read_text().count("relaying from position") if log.exists() else 0
+
+
 def test_relay_killed_at_random_points_leaves_every_event_exactly_once_in_log_order(
     settings: Settings, seeded: Engine, tmp_path: Path
 ) -> None:
@@ -155,9 +159,14 @@ def test_relay_killed_at_random_points_leaves_every_event_exactly_once_in_log_or
     rng = random.Random()
     log = tmp_path / "relay.log"
     try:
-        for _ in range(6):
+        for round_ in range(6):
             relay = start_relay_process(settings, log)
-            time.sleep(rng.uniform(0.9, 1.8))  # start-up takes ~0.8 s: kill before, during, after
+            if round_ % 3 == 2:  # now and then while it is still starting
+                time.sleep(rng.uniform(0.1, 1.0))
+            else:  # mostly while it publishes the backlog and the live events
+                started = relaying_lines(log) + 1
+                wait_until(lambda: relaying_lines(log) >= started, 30, "the relay to start")
+                time.sleep(rng.uniform(0.0, 0.6))
             relay.send_signal(signal.SIGKILL)
             relay.wait(timeout=10)
     finally:
