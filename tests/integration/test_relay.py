@@ -165,7 +165,7 @@ def test_relay_killed_at_random_points_leaves_every_event_exactly_once_in_log_or
                 time.sleep(rng.uniform(0.1, 1.0))
             else:  # mostly while it publishes the backlog and the live events
                 started = relaying_lines(log) + 1
-                wait_until(lambda: relaying_lines(log) >= started, 30, "the relay to start")
+                wait_until(lambda s=started: relaying_lines(log) >= s, 30, "the relay to start")
                 time.sleep(rng.uniform(0.0, 0.6))
             relay.send_signal(signal.SIGKILL)
             relay.wait(timeout=10)
