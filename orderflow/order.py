@@ -401,6 +401,7 @@ class Order(Aggregate):
         self._require_editable("change the lines")
         checked = _checked_lines(new_lines)
         if checked != self.lines:
+            self._require_not_invoiced("change the lines")
             self._lines_changed(lines=checked)
 
     @event("LinesChanged")
@@ -435,7 +436,14 @@ class Order(Aggregate):
         self._require_editable("change the shipping fee")
         amount = values.money(fee, "shipping_fee")
         if amount != self.shipping_fee:
+            self._require_not_invoiced("change the shipping fee")
             self._shipping_fee_changed(shipping_fee=amount)
+
+    def _require_not_invoiced(self, what: str) -> None:
+        if self.invoice_ids:
+            raise self._refuse(
+                f"cannot {what}: the order is invoiced, and an invoice must show what was sold"
+            )
 
     @event("ShippingFeeChanged")
     def _shipping_fee_changed(self, shipping_fee: Decimal) -> None:

@@ -397,3 +397,13 @@ def test_bad_payments_are_refused_naming_the_field(kind: str, amount: object, fi
 def test_a_bad_timestamp_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="at: 'yesterday' is not an ISO date-time"):
         order().record_payment("payment", 1000, "P1", "yesterday")
+
+
+def test_an_invoiced_order_keeps_its_lines_and_shipping_fee() -> None:
+    o = order(lambda o: o.link_invoice("inv-1"))
+    with pytest.raises(InvalidStateError, match="the order is invoiced"):
+        o.change_lines([shirt(quantity=5)])
+    with pytest.raises(InvalidStateError, match="the order is invoiced"):
+        o.change_shipping_fee(0)
+    o.change_address(TWO_LEVEL_ADDRESS)  # the delivery address may still change
+    assert [name for name, _ in then(o)] == ["AddressChanged"]
