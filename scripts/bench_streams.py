@@ -17,6 +17,7 @@ fresh PostgreSQL database, dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import os
 import signal
@@ -36,12 +37,13 @@ from nats.js.api import StorageType, StreamConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orderflow.adapters.bench.result import Result  # noqa: E402
-from orderflow.adapters.nats import EventMessage, NatsSubscriberRunner, Relay, Subscriber  # noqa: E402
-from orderflow.adapters.nats.relay import Outgoing, outgoing  # noqa: E402
-from orderflow.adapters.settings import Settings, load_settings  # noqa: E402
-from orderflow.engine import Engine  # noqa: E402
-from orderflow.stock_item import ReceiptReason, StockItem  # noqa: E402
+from orderflow.adapters.bench.result import Result
+from orderflow.adapters.nats import EventMessage, NatsSubscriberRunner, Relay, Subscriber
+from orderflow.adapters.nats.relay import Outgoing, outgoing
+from orderflow.adapters.settings import Settings, load_settings
+
+from orderflow.engine import Engine
+from orderflow.stock_item import ReceiptReason, StockItem
 
 POSTGRES_SERVER = os.environ.get(
     "ORDERFLOW_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -81,10 +83,8 @@ async def _delete_streams(nats_url: str, *names: str) -> None:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     for name in names:
-        try:
+        with contextlib.suppress(Exception):  # not there
             await js.delete_stream(name)
-        except Exception:  # not there
-            pass
     await nc.close()
 
 
@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
 def _line(result: Result) -> str:
     ratio = f"  ({result.ratio:.2f}x of plain nats-py)" if result.ratio else ""
     extra = ", ".join(f"{k}={v}" for k, v in result.details.items())
-    return f"{result.backend:8} {result.scenario:36} {result.value:10,.1f} {result.unit}{ratio}  [{extra}]"
+    figure = f"{result.value:10,.1f} {result.unit}"
+    return f"{result.backend:8} {result.scenario:36} {figure}{ratio}  [{extra}]"
 
 
 if __name__ == "__main__":

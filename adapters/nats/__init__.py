@@ -3,7 +3,7 @@
 from orderflow.adapters.nats import Relay, Subscriber, register, run_subscriber
 Relay(settings).run(stop_event)                       # every stored event -> JetStream
 register(Subscriber("my-handler", build=make_handler, events=(Shipment.Requested,)))
-run_subscriber(settings, "my-handler", stop_event)    # JetStream if nats_url is set, else in-process
+run_subscriber(settings, "my-handler", stop_event)    # JetStream if nats_url, else in-process
 """
 
 from __future__ import annotations

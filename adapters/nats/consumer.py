@@ -93,7 +93,7 @@ class NatsSubscriberRunner:
 
     async def run_async(self, stop: threading.Event) -> None:
         owned = self.engine is None
-        engine = self.engine or await asyncio.to_thread(self.settings.open_engine)
+        engine = self.engine if self.engine else await asyncio.to_thread(self.settings.open_engine)
         ledger = open_ledger(engine)
         await asyncio.to_thread(ledger.create_tables)
         processor = processor_for(self.subscriber, engine, self.settings, ledger)
@@ -197,7 +197,7 @@ class NatsSubscriberRunner:
         while True:
             done, _ = await asyncio.wait({work}, timeout=every)
             if done:
-                return work.result()
+                return list(work.result())
             for msg in msgs:
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
@@ -205,7 +205,7 @@ class NatsSubscriberRunner:
     async def _dead_letter(
         self, js: JetStreamContext, msg: Msg, event_id: str, outcome: Outcome
     ) -> None:
-        """Publish the message as it came, with why it was given up on, to the dead-letter subject."""
+        """Publish the message as it came, with why it was given up, to the dead-letter subject."""
         prefix = self.settings.subject_prefix
         rest = msg.subject.removeprefix(f"{prefix}.")
         subject = f"{dead_letter_prefix(self.settings)}.{self.subscriber.name}.{rest}"

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
 SCHEMA = "orderflow.event/1"
@@ -91,7 +90,7 @@ class EventMessage:
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, position: int, topic: str, domain_event: DomainEventProtocol[Any]) -> EventMessage:
+    def of(cls, position: int, topic: str, domain_event: Any) -> EventMessage:
         """The message for a decoded domain event stored at `position`."""
         aggregate_id = domain_event.originator_id
         version = domain_event.originator_version

@@ -47,7 +47,7 @@ class InProcessRunner:
     def run(self, stop: threading.Event) -> None:
         """Follow the log and handle events until `stop` is set."""
         owned = self.engine is None
-        engine = self.engine or self.settings.open_engine()
+        engine = self.engine if self.engine else self.settings.open_engine()
         config = self.settings.store_config()
         lock = store_lock(config, f"subscriber:{self.subscriber.name}")
         channel = getattr(engine.recorder, "channel_name", None)

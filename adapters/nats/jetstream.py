@@ -25,7 +25,7 @@ def require_nats(settings: Settings) -> str:
     """The NATS URL, or InvalidInputError when none is configured."""
     if not settings.nats_url:
         raise InvalidInputError("nats_url", "not set (ORDERFLOW_NATS_URL=nats://host:4222)")
-    return settings.nats_url
+    return str(settings.nats_url)
 
 
 def dead_letter_prefix(settings: Settings) -> str:
@@ -80,7 +80,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInf
 
 
 async def connect(url: str, name: str, *, reconnect: bool, timeout: float = 2) -> NATS:
-    """A connection that logs instead of printing; `reconnect=False` lets the caller start afresh."""
+    """A connection that logs instead of printing; `reconnect=False`: the caller starts afresh."""
 
     async def on_error(error: Exception) -> None:
         log.debug("nats %s: %s", name, error)

@@ -34,7 +34,7 @@ class StoreLock(Protocol):
 
 
 def store_lock(config: StoreConfig, name: str) -> StoreLock:
-    """The lock called `name` on this store: advisory (PostgreSQL), file (SQLite), thread (memory)."""
+    """The lock `name` on this store: advisory (PostgreSQL), file (SQLite), thread (memory)."""
     if config.backend == "postgres":
         return AdvisoryLock(config, name)
     if config.backend == "sqlite":
@@ -122,10 +122,8 @@ class AdvisoryLock:
 
     def _drop(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken
                 self.conn.close()
-            except Exception:  # already broken
-                pass
         self.conn = None
 
 
@@ -207,15 +205,13 @@ class PgListener:
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken
                 self.conn.close()
-            except Exception:  # already broken
-                pass
         self.conn = None
 
 
 def follow_options(listener: PgListener | None) -> dict[str, Any]:
-    """follow_log arguments: wake on NOTIFY on PostgreSQL; poll SQLite often, backing off to 0.1 s."""
+    """follow_log arguments: wake on NOTIFY (PostgreSQL); poll SQLite often, back off to 0.1 s."""
     if listener is not None:
         return {"wait": listener, "idle_timeout": 0.05, "max_idle_timeout": 0.5}
     return {"idle_timeout": 0.005, "max_idle_timeout": 0.1}

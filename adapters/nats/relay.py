@@ -208,7 +208,7 @@ class Relay:
 
     async def run_async(self, stop: threading.Event) -> None:
         owned = self.engine is None
-        engine = self.engine or await asyncio.to_thread(self.settings.open_engine)
+        engine = self.engine if self.engine else await asyncio.to_thread(self.settings.open_engine)
         ledger = open_ledger(engine)
         lock = store_lock(self.settings.store_config(), self.name)
         listener = self._listener(engine)

@@ -57,7 +57,7 @@ class Subscriber:
         """One subject filter (nats-server 2.9 ignores several): exact, one aggregate, or all."""
         subjects = {subject_for(prefix, topic) for topic in self.topics}
         if len(subjects) == 1:
-            return subjects.pop()
+            return str(subjects.pop())
         aggregates = {s.split(".")[-2] for s in subjects}
         return f"{prefix}.{aggregates.pop()}.*" if len(aggregates) == 1 else f"{prefix}.>"
 

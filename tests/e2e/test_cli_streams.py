@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from orderflow.adapters.settings import Settings
+
 from orderflow.engine import Engine
 from tests.integration.ordering_setup import place, seller
 from tests.integration.streams_helpers import (
@@ -42,15 +42,23 @@ def env_of(settings: Settings) -> dict[str, str]:
 
 def run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(ORDERFLOW), *args], env=env_of(settings), cwd=ROOT, capture_output=True, text=True,
+        [str(ORDERFLOW), *args],
+        env=env_of(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
 
 def start(settings: Settings, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(ORDERFLOW), *args], env=env_of(settings), cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [str(ORDERFLOW), *args],
+        env=env_of(settings),
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -95,7 +103,9 @@ def test_relay_and_subscriber_book_a_requested_shipment_and_stop_cleanly_on_sigt
     assert "Traceback" not in relay_err + sub_err
 
 
-def test_without_nats_subscribe_runs_the_handler_in_process(settings: Settings, shop: Engine) -> None:
+def test_without_nats_subscribe_runs_the_handler_in_process(
+    settings: Settings, shop: Engine
+) -> None:
     local = settings.model_copy(update={"nats_url": None})
     shipment = shop.request_shipment(place(shop, "1", TEE=1), "viettelpost", weight_kg=1)
     subscriber = start(local, "subscribe", "book-shipments")

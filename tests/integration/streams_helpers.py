@@ -1,4 +1,4 @@
-"""Helpers for the relay and subscriber tests: unique streams, reading them back, running workers."""
+"""Helpers for the relay and subscriber tests: unique streams, reading them, running workers."""
 
 from __future__ import annotations
 
@@ -206,6 +206,7 @@ def assert_exactly_once_in_order(engine: Engine, stored: list[Stored]) -> None:
     for s in stored:
         previous = last_version.get(s.event.aggregate_id, 0)
         assert s.event.version == previous + 1, (
-            f"aggregate {s.event.aggregate_id}: version {s.event.version} after {previous} (seq {s.seq})"
+            f"aggregate {s.event.aggregate_id}: version {s.event.version} after {previous}"
+            f" (stream sequence {s.seq})"
         )
         last_version[s.event.aggregate_id] = s.event.version

@@ -1,4 +1,4 @@
-"""Subscribers: durable JetStream consumers and the in-process runner, with the ledger around them."""
+"""Subscribers: durable JetStream consumers and the in-process runner, with their ledger."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from orderflow.adapters.nats import (
 from orderflow.adapters.nats.ledger import MemoryLedger, open_ledger
 from orderflow.adapters.settings import Settings
 
-from orderflow.engine import Engine, open_engine
+from orderflow.engine import Engine
 from orderflow.stock_item import StockItem
 from tests.integration.streams_helpers import (
     delete_streams,
