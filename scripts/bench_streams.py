@@ -17,8 +17,8 @@ fresh PostgreSQL database, dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
