@@ -15,7 +15,7 @@ from orderflow.errors import InvalidStateError
 
 
 class Backlog(Aggregate):
-    """The FIFO queue of [order id, units] waiting for a SKU."""
+    """The first-come first-served queue of orders (order id -> units) waiting for a SKU."""
 
     Opened: ClassVar[type[DomainEvent]]
 

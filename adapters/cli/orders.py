@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from orderflow.adapters.cli.catalogue import JsonFlag, pairs
 from orderflow.adapters.cli.context import engine
 from orderflow.adapters.cli.output import print_fields, print_json, print_table, reports_errors, vnd
+
 from orderflow.errors import InvalidInputError
 from orderflow.order_views import OrderInfo
 
@@ -26,9 +26,19 @@ LineOption = Annotated[
     ),
 ]
 ORDER_FILE_KEYS = {
-    "channel", "external_id", "buyer", "address", "lines", "shipping_fee", "payment_method",
-    "note", "shipping_vat_rate", "paid", "payment_reference", "exchange_of",
-}  # fmt: skip
+    "channel",
+    "external_id",
+    "buyer",
+    "address",
+    "lines",
+    "shipping_fee",
+    "payment_method",
+    "note",
+    "shipping_vat_rate",
+    "paid",
+    "payment_reference",
+    "exchange_of",
+}
 
 
 def parse_lines(items: list[str] | None, option: str = "--line") -> list[dict[str, object]]:
@@ -105,9 +115,13 @@ def place(
         order.update(
             buyer={"name": name, "phone": phone, "email": email},
             address={"street": street, "ward": ward, "district": district, "province": province},
-            lines=parse_lines(lines), shipping_fee=shipping_fee, payment_method=payment, note=note,
-            paid=paid, payment_reference=payment_reference,
-        )  # fmt: skip
+            lines=parse_lines(lines),
+            shipping_fee=shipping_fee,
+            payment_method=payment,
+            note=note,
+            paid=paid,
+            payment_reference=payment_reference,
+        )
     if not order["channel"] or not order["external_id"]:
         raise InvalidInputError("channel", "give CHANNEL and EXTERNAL_ID (or both in --from-file)")
     e = engine(ctx)
@@ -141,20 +155,36 @@ def print_order(info: OrderInfo) -> None:
     print_fields(
         f"Order {info.reference}",
         [
-            ("id", info.id), ("placed", info.placed_at), ("status", info.status),
+            ("id", info.id),
+            ("placed", info.placed_at),
+            ("status", info.status),
             ("fulfilment", info.fulfilment),
             ("buyer", f"{info.buyer['name']} {info.buyer['phone']} {info.buyer['email']}".strip()),
-            ("address", address), ("payment", info.payment_method), ("note", info.note),
-            ("goods", info.goods_total), ("shipping fee", info.shipping_fee), ("total", info.total),
-            ("paid", info.paid), ("refunded", info.refunded), ("outstanding", info.outstanding),
+            ("address", address),
+            ("payment", info.payment_method),
+            ("note", info.note),
+            ("goods", info.goods_total),
+            ("shipping fee", info.shipping_fee),
+            ("total", info.total),
+            ("paid", info.paid),
+            ("refunded", info.refunded),
+            ("outstanding", info.outstanding),
             *([("cancelled because", info.cancel_reason)] if info.cancel_reason else []),
         ],
-    )  # fmt: skip
+    )
     rows = [
-        (line.sku, line.name, line.quantity, line.unit_price, f"{line.vat_rate}%", line.amount,
-         ", ".join(f"{w} {q}" for w, q in line.reserved.items()) or "-", line.backordered)
+        (
+            line.sku,
+            line.name,
+            line.quantity,
+            line.unit_price,
+            f"{line.vat_rate}%",
+            line.amount,
+            ", ".join(f"{w} {q}" for w, q in line.reserved.items()) or "-",
+            line.backordered,
+        )
         for line in info.lines
-    ]  # fmt: skip
+    ]
     print_table(
         "Lines",
         ["sku", "name", "qty", "unit price", "VAT", "amount", "reserved", "backordered"],
@@ -162,8 +192,8 @@ def print_order(info: OrderInfo) -> None:
     )
     print_table("VAT", ["rate", "net", "VAT"], [(f"{v.rate}%", v.net, v.vat) for v in info.vat])
     if info.transactions:
-        rows = [(t.at, t.kind, t.amount, t.reference) for t in info.transactions]
-        print_table("Transactions", ["at", "kind", "amount", "reference"], rows)
+        money = [(t.at, t.kind, t.amount, t.reference) for t in info.transactions]
+        print_table("Transactions", ["at", "kind", "amount", "reference"], money)
 
 
 @order_app.command("list")
@@ -223,9 +253,15 @@ def edit(
         k: v for k, v in {"name": name, "phone": phone, "email": email}.items() if v is not None
     }
     address = {
-        k: v for k, v in {"street": street, "ward": ward, "district": district, "province": province}.items()
+        k: v
+        for k, v in {
+            "street": street,
+            "ward": ward,
+            "district": district,
+            "province": province,
+        }.items()
         if v is not None
-    }  # fmt: skip
+    }
     counts = {sku: _whole(qty, f"--set {sku}") for sku, qty in pairs(quantities, "--set").items()}
     if not (buyer or address or counts or shipping_fee is not None):
         raise InvalidInputError("edit", "nothing to change; see --help")
@@ -263,7 +299,8 @@ def pay(
     e.record_payment(order, amount, kind, reference, at)
     info = e.order(order)
     typer.echo(
-        f"order {info.reference}: paid {vnd(info.paid)} of {vnd(info.total)} VND, status {info.status}"
+        f"order {info.reference}: paid {vnd(info.paid)} of {vnd(info.total)} VND, "
+        f"status {info.status}"
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-
 from orderflow.adapters.cli.catalogue import JsonFlag, pairs
 from orderflow.adapters.cli.context import engine
 from orderflow.adapters.cli.output import print_fields, print_json, print_table, reports_errors
+
 from orderflow.errors import InvalidInputError
 from orderflow.order_views import PurchaseOrderInfo
 
@@ -38,20 +38,27 @@ def parse_po_lines(items: list[str] | None, option: str = "--line") -> list[dict
 def print_purchase_order(po: PurchaseOrderInfo) -> None:
     print_fields(
         f"Purchase order {po.number}",
-        [("id", po.id), ("supplier", po.supplier), ("warehouse", po.warehouse), ("status", po.status),
-         ("total cost", po.total_cost), ("note", po.note), ("created", po.created_at)],
-    )  # fmt: skip
+        [
+            ("id", po.id),
+            ("supplier", po.supplier),
+            ("warehouse", po.warehouse),
+            ("status", po.status),
+            ("total cost", po.total_cost),
+            ("note", po.note),
+            ("created", po.created_at),
+        ],
+    )
     rows = [
         (line.sku, line.quantity, line.unit_cost, line.received, line.remaining)
         for line in po.lines
     ]
     print_table("Lines", ["sku", "ordered", "unit cost", "received", "remaining"], rows)
     if po.receipts:
-        rows = [
+        receipts = [
             (r.number, r.at[:19], ", ".join(f"{s} {q}" for s, q in r.quantities.items()))
             for r in po.receipts
         ]
-        print_table("Goods receipts", ["receipt", "at", "quantities"], rows)
+        print_table("Goods receipts", ["receipt", "at", "quantities"], receipts)
 
 
 @purchase_app.command("shortages")
@@ -103,7 +110,8 @@ def propose(
         typer.echo("nothing to propose")
     for sku, qty in proposal.unassigned.items():
         typer.echo(
-            f"{sku}: {qty} units short but no supplier is set (orderflow purchase source {sku} SUPPLIER)"
+            f"{sku}: {qty} units short but no supplier is set "
+            f"(orderflow purchase source {sku} SUPPLIER)"
         )
 
 
@@ -197,8 +205,10 @@ def receive(
         typer.echo(f"receipt {result.receipt_number} was already recorded; nothing changed")
         return
     received = ", ".join(f"{q} {s}" for s, q in result.received.items())
+    po = result.purchase_order
     typer.echo(
-        f"receipt {result.receipt_number}: {received} into {result.purchase_order.warehouse}; {result.purchase_order.number} is {result.purchase_order.status}"
+        f"receipt {result.receipt_number}: {received} into {po.warehouse}; "
+        f"{po.number} is {po.status}"
     )
     rows = [(f.reference, f.sku, f.quantity, f.now) for f in result.fills]
     if rows:

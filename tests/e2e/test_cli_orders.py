@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
 from orderflow.adapters.cli import app
+from typer.testing import CliRunner
 
 BUYER = ["--name", "Nguyen Thi Lan", "--phone", "0912 345 678", "--street", "12 Ly Thuong Kiet",
          "--ward", "Phuong Cua Nam", "--province", "Ha Noi"]  # fmt: skip
@@ -119,7 +118,10 @@ def test_a_full_order_is_placed_from_a_json_file(cli: Cli, tmp_path: Path) -> No
         "channel": "web", "external_id": "W-7", "payment_method": "prepaid", "paid": 199000,
         "payment_reference": "VNPAY-1",
         "buyer": {"name": "Pham Quoc Bao", "phone": "0243 826 1234", "email": "bao@example.vn"},
-        "address": {"street": "5 Le Loi", "ward": "Phuong Sai Gon", "ward_code": "26734", "province": "TP. Ho Chi Minh", "province_code": "79"},
+        "address": {
+            "street": "5 Le Loi", "ward": "Phuong Sai Gon", "ward_code": "26734",
+            "province": "TP. Ho Chi Minh", "province_code": "79",
+        },
         "lines": [{"sku": "TEE", "quantity": 1}],
     }  # fmt: skip
     (tmp_path / "order.json").write_text(json.dumps(order), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""`orderflow demo --orders N` as a user runs it: the whole procedure, FAKE partners named as such."""
+"""`orderflow demo --orders N` as a user runs it: the whole procedure, FAKE partners named."""
 
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ def test_the_demo_runs_the_procedure_from_every_channel_and_scales(tmp_path: Pat
     out = result.stdout
     assert "fake carrier, in-process, no real ghn call" in out
     assert "FAKE S-Invoice" in out
-    for step in ("shortage: 2 x BINHGOM-LON", "goods receipt", "delivery failed", "returned to sender",
-                 "COD remittance", "VAT invoice", "return on web/W-10001", "60 more orders placed"):  # fmt: skip
+    steps = (
+        "shortage: 2 x BINHGOM-LON", "goods receipt", "delivery failed", "returned to sender",
+        "COD remittance", "VAT invoice", "return on web/W-10001", "60 more orders placed",
+    )  # fmt: skip
+    for step in steps:
         assert step in out, step
     assert "60 bulk orders" in out
     engine = open_engine(f"sqlite:///{database}")

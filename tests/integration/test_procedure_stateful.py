@@ -4,7 +4,7 @@ A hypothesis state machine places, edits and cancels orders, buys and receives s
 delivers, fails deliveries, returns parcels and goods, takes payments, refunds and invoices, in any
 order. After every step: no stock item is oversold and each one's ledger balances; reservations
 agree with the orders; every order's total is its lines plus shipping; an invoice of a whole order
-carries exactly its amounts and VAT; refunds never exceed payments. A refused command writes nothing.
+carries exactly its amounts and VAT; refunds never exceed payments. A refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from uuid import UUID
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from orderflow.adapters.fakes import FakeEInvoiceProvider, fake_carriers
 
 from orderflow import Engine, open_engine
-from orderflow.adapters.fakes import FakeEInvoiceProvider, fake_carriers
 from orderflow.backlog import Backlog
 from orderflow.errors import OrderflowError
 from orderflow.order import CHANNELS, Order
@@ -50,10 +50,11 @@ class Procedure(RuleBasedStateMachine):
         self.engine.register_supplier("S", "Supplier")
         for i, sku in enumerate(SKUS):
             stock = {sku: {"HN": 3, "HCM": 2}} if sku != "C" else None
+            price = 25_000 + i * 10_000
+            vat = ("8", "10", "5")[i]
             self.engine.register_product(
-                sku, sku, cost_price=10_000, sale_price=25_000 + i * 10_000, vat_rate=("8", "10", "5")[i],
-                initial_stock=stock,
-            )  # fmt: skip
+                sku, sku, cost_price=10_000, sale_price=price, vat_rate=vat, initial_stock=stock
+            )
             self.engine.set_sourcing(sku, "S")
         self.placed = 0
 
@@ -82,10 +83,12 @@ class Procedure(RuleBasedStateMachine):
     )
     def place(self, lines: dict[str, int], channel: str, prepaid: bool, fee: int) -> UUID:
         self.placed += 1
+        items = [{"sku": s, "quantity": q} for s, q in lines.items()]
+        method = "prepaid" if prepaid else "cod"
+        number = f"N{self.placed}"
         return self.engine.place_order(
-            channel, f"N{self.placed}", BUYER, ADDRESS, [{"sku": s, "quantity": q} for s, q in lines.items()],
-            shipping_fee=fee, payment_method="prepaid" if prepaid else "cod",
-        )  # fmt: skip
+            channel, number, BUYER, ADDRESS, items, shipping_fee=fee, payment_method=method
+        )
 
     @rule(order=orders, sku=st.sampled_from(SKUS), quantity=st.integers(0, 5))
     def edit(self, order: UUID, sku: str, quantity: int) -> None:

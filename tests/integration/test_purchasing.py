@@ -138,7 +138,7 @@ def test_stock_received_another_way_is_given_to_waiting_orders_on_request(engine
 
 
 def test_a_cancelled_waiting_order_gets_nothing_from_a_receipt(engine: Engine) -> None:
-    first, second, third = short_of_rice_and_tee(engine)
+    first, second, _ = short_of_rice_and_tee(engine)
     engine.cancel_order(first, "buyer cancelled")
     po = engine.draft_purchase_order("GOMSU", "HN", [{"sku": "RICE", "quantity": 1}])
     engine.confirm_purchase_order(po)

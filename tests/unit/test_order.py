@@ -220,7 +220,12 @@ def test_cancelling_clears_reservations_and_backorders() -> None:
     o = order(lambda o: o.allocate("TS-RED", "HN", 2), lambda o: o.backorder("VASE", 1))
     o.cancel("buyer asked")
     assert then(o) == [("Cancelled", {"reason": "buyer asked"})]
-    assert (o.status, o.fulfilment, o.allocations, o.backorders) == ("cancelled", "cancelled", {}, {})
+    assert (o.status, o.fulfilment, o.allocations, o.backorders) == (
+        "cancelled",
+        "cancelled",
+        {},
+        {},
+    )
 
 
 def test_a_cancelled_order_cannot_be_cancelled_edited_packed_or_paid() -> None:
