@@ -21,7 +21,7 @@ from eventsourcing.persistence import PersistenceError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
+from nats.js.errors import APIError, BadRequestError
 from orderflow.adapters.nats.envelope import H_MSG_ID, BadMessageError, EventMessage
 from orderflow.adapters.nats.jetstream import (
     connect_until,
@@ -29,6 +29,7 @@ from orderflow.adapters.nats.jetstream import (
     dead_letter_prefix,
     ensure_stream,
     require_nats,
+    require_shared_store,
     stream_config,
 )
 from orderflow.adapters.nats.ledger import open_ledger
@@ -36,6 +37,7 @@ from orderflow.adapters.nats.subscribers import Outcome, Processor, Subscriber, 
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
+from orderflow.errors import InvalidInputError
 
 log = logging.getLogger("orderflow.streams")
 
@@ -81,6 +83,7 @@ class NatsSubscriberRunner:
     ) -> None:
         self.settings = settings
         self.url = require_nats(settings)
+        require_shared_store(settings, engine)
         self.subscriber = subscriber
         self.engine = engine
         self.handled = 0
@@ -130,7 +133,16 @@ class NatsSubscriberRunner:
         stream = self.settings.nats_stream
         await ensure_stream(js, stream_config(self.settings))
         await ensure_stream(js, dead_letter_config(self.settings))
-        await js.add_consumer(stream, consumer_config(self.settings, self.subscriber))
+        config = consumer_config(self.settings, self.subscriber)
+        try:
+            await js.add_consumer(stream, config)
+        except BadRequestError as error:  # e.g. a filter the server will not change in place
+            raise InvalidInputError(
+                "name",
+                f"consumer {config.durable_name} on {stream} cannot take the new config "
+                f"({error.description}); remove it with `nats consumer rm {stream} "
+                f"{config.durable_name}` and start again",
+            ) from None
         pull = await js.pull_subscribe_bind(durable=durable_name(self.subscriber), stream=stream)
         self.consuming.set()
         log.info(

@@ -12,6 +12,7 @@ import threading
 
 from eventsourcing.persistence import PersistenceError
 from orderflow.adapters.nats.envelope import EventMessage
+from orderflow.adapters.nats.jetstream import require_shared_store
 from orderflow.adapters.nats.ledger import open_ledger
 from orderflow.adapters.nats.locks import (
     LockLostError,
@@ -38,6 +39,7 @@ class InProcessRunner:
     def __init__(
         self, settings: Settings, subscriber: Subscriber, engine: Engine | None = None
     ) -> None:
+        require_shared_store(settings, engine)
         self.settings = settings
         self.subscriber = subscriber
         self.engine = engine

@@ -28,6 +28,14 @@ def require_nats(settings: Settings) -> str:
     return str(settings.nats_url)
 
 
+def require_shared_store(settings: Settings, engine: object | None) -> None:
+    """A worker that opens its own engine needs a store other processes can see."""
+    if engine is None and settings.store_config().backend == "memory":
+        raise InvalidInputError(
+            "database_url", "memory:// lives in one process; use sqlite:///file.db or postgresql://"
+        )
+
+
 def dead_letter_prefix(settings: Settings) -> str:
     """Dead letters go to <prefix>_dlq.<subscriber>.<aggregate>.<event>: outside the main stream."""
     return f"{settings.subject_prefix}_dlq"

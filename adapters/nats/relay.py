@@ -38,6 +38,7 @@ from orderflow.adapters.nats.jetstream import (
     connect_until,
     ensure_stream,
     require_nats,
+    require_shared_store,
     stream_config,
 )
 from orderflow.adapters.nats.ledger import Ledger, open_ledger
@@ -192,6 +193,7 @@ class Relay:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.url = require_nats(settings)
+        require_shared_store(settings, engine)
         self.engine = engine
         self.name = f"relay:{settings.nats_stream}"
         self.stats = RelayStats()
