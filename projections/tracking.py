@@ -16,7 +16,9 @@ Usable by anything that must remember how far it read the log (the NATS relay, s
 from __future__ import annotations
 
 import contextlib
+import random
 import time
+import zlib
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,8 +26,8 @@ from uuid import uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
-    IntegrityError,
     OperationalError,
+    PersistenceError,
     ProgrammingError,
     Tracking,
     TrackingRecorder,
@@ -35,6 +37,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from orderflow.projections.sql import SQLITE, BoundTable, Dialect, Sql, Table, postgres
 
 DEFAULT_PREFIX = "view"
+SCHEMA = "__schema__"  # a row of the tracking table holding the checksum of the view's tables
 
 
 class ViewStore(TrackingRecorder):
@@ -75,27 +78,55 @@ class ViewStore(TrackingRecorder):
         """Query SQL with `?` and `{table}` names, in this backend's form."""
         return self.dialect.render(sql, **self.table_names())
 
+    def schema_fingerprint(self) -> int:
+        """A checksum of the view's table definitions: when it changes, the view is rebuilt."""
+        ddl = "\n".join(statement for table in self.tables.values() for statement in table.create())
+        return zlib.crc32(ddl.encode())
+
     def _create_table(self, c: Any) -> None:
         super()._create_table(c)  # type: ignore[misc]
+        mark = self.dialect.placeholder
+        sql = Sql(c, self.dialect)
+        stored = sql.one(
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = {mark}", (SCHEMA,)
+        )
+        if stored is not None and stored[0] != self.schema_fingerprint():
+            for table in self.tables.values():  # the definition changed: start again from zero
+                sql.execute(table.drop())
+            sql.execute(f"DELETE FROM {self.tracking_table} WHERE application_name = {mark}", (self.application_name,))
         for table in self.tables.values():
             for statement in table.create():
-                c.execute(statement)
-        c.execute(
-            f"INSERT INTO {self.tracking_table} VALUES ({self.dialect.placeholder}, 0) "
-            "ON CONFLICT (application_name) DO NOTHING",
-            (self.application_name,),
+                sql.execute(statement)
+        upsert = (
+            f"INSERT INTO {self.tracking_table} VALUES ({mark}, {mark}) ON CONFLICT (application_name) "
         )
+        sql.execute(upsert + "DO NOTHING", (self.application_name, 0))
+        sql.execute(upsert + "DO UPDATE SET notification_id = excluded.notification_id",
+                    (SCHEMA, self.schema_fingerprint()))
 
-    def create(self, attempts: int = 5) -> None:
-        """Create the tables; several processes starting at once may race, so retry a little."""
+    def is_current(self) -> bool:
+        """The tables exist as this code defines them (nothing to create or rebuild)."""
+        try:
+            return self.max_tracking_id(SCHEMA) == self.schema_fingerprint()
+        except (OperationalError, ProgrammingError):
+            return False  # no tracking table yet
+
+    def create(self, attempts: int = 50) -> None:
+        """Create the tables when missing (or rebuild them from zero when their definition changed).
+
+        Nothing is written when they are current, so starting many processes at once is cheap;
+        the first start races other writers (SQLite refuses to upgrade a stale read), so retry.
+        """
         for attempt in range(attempts):
+            if self.is_current():
+                return
             try:
                 self.create_table()
                 return
-            except (IntegrityError, ProgrammingError, OperationalError):
+            except PersistenceError:  # e.g. "tuple concurrently updated" when two create at once
                 if attempt == attempts - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(random.uniform(0.01, 0.05 * min(attempt + 1, 10)))
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Sql]:
