@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -33,6 +34,7 @@ H_POSITION = "Orderflow-Position"
 H_TIMESTAMP = "Orderflow-Timestamp"
 
 _TOKEN = re.compile(r"[^a-z0-9_-]")
+_PLAIN = (str, int, float, bool)
 
 
 class BadMessageError(ValueError):
@@ -63,6 +65,8 @@ def _token(name: str) -> str:
 
 def jsonable(value: Any) -> Any:
     """Event attribute values as JSON: Decimals, UUIDs and dates as strings, enums as values."""
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, Enum):
         return jsonable(value.value)
     if isinstance(value, Decimal | UUID):
@@ -116,17 +120,23 @@ class EventMessage:
     def aggregate_type(self) -> str:
         return self.type.partition(".")[0]
 
+    @cached_property
+    def _text(self) -> tuple[str, str, str]:
+        """id, aggregate id and timestamp as text, made once (the relay needs them twice)."""
+        return str(self.id), str(self.aggregate_id), self.timestamp.isoformat()
+
     def body(self) -> dict[str, Any]:
+        event_id, aggregate_id, timestamp = self._text
         return {
             "schema": SCHEMA,
-            "id": str(self.id),
+            "id": event_id,
             "type": self.type,
             "topic": self.topic,
             "aggregate_type": self.aggregate_type,
-            "aggregate_id": str(self.aggregate_id),
+            "aggregate_id": aggregate_id,
             "version": self.version,
             "position": self.position,
-            "timestamp": self.timestamp.isoformat(),
+            "timestamp": timestamp,
             "data": self.data,
         }
 
@@ -134,16 +144,17 @@ class EventMessage:
         return json.dumps(self.body(), ensure_ascii=False, separators=(",", ":")).encode()
 
     def headers(self) -> dict[str, str]:
+        event_id, aggregate_id, timestamp = self._text
         return {
-            H_MSG_ID: str(self.id),
+            H_MSG_ID: event_id,
             H_SCHEMA: SCHEMA,
-            H_EVENT_ID: str(self.id),
+            H_EVENT_ID: event_id,
             H_TYPE: self.type,
             H_TOPIC: self.topic,
-            H_AGGREGATE_ID: str(self.aggregate_id),
+            H_AGGREGATE_ID: aggregate_id,
             H_VERSION: str(self.version),
             H_POSITION: str(self.position),
-            H_TIMESTAMP: self.timestamp.isoformat(),
+            H_TIMESTAMP: timestamp,
         }
 
     @classmethod

@@ -201,11 +201,12 @@ class Relay:
 
     # entry points -------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:
-        """Relay until `stop` is set (or SIGTERM / SIGINT when run in the main thread)."""
-        stop = stop or threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
+        """Relay until `stop` is set; without one, until SIGTERM / SIGINT (main thread only)."""
+        if stop is None:
+            stop = threading.Event()
+            if threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, lambda *_: stop.set())  # type: ignore[union-attr]
         asyncio.run(self.run_async(stop))
 
     async def run_async(self, stop: threading.Event) -> None:
