@@ -326,6 +326,9 @@ class Relay:
                         return acked
                     await self._wait_for_head(inflight)
                     continue
+                if len(inflight) >= most:  # a full pipeline: never block inside publish_async
+                    await self._wait_for_head(inflight)
+                    continue
                 items = await asyncio.to_thread(
                     feed.take, most - len(inflight), 0.02 if inflight else 0.2
                 )
@@ -337,7 +340,7 @@ class Relay:
                 self.stats.published += len(items)
                 if not items and not inflight:
                     self.caught_up.set()
-                elif inflight and (not items or len(inflight) >= most):
+                elif inflight and not items:
                     await self._wait_for_head(inflight)
         finally:
             for _, future, _ in inflight:

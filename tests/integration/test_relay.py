@@ -117,6 +117,17 @@ def test_a_restarted_relay_resumes_from_its_stored_position(
     assert_exactly_once_in_order(seeded, stream_messages(settings))
 
 
+def test_a_pipeline_of_three_publishes_still_relays_everything_in_order(
+    settings: Settings, seeded: Engine
+) -> None:
+    receive_many(seeded, 60)
+    narrow = settings.model_copy(update={"relay_max_pending": 3})
+    with relay_thread(narrow) as relay:
+        wait_until(lambda: relay.stats.position == seeded.position(), 15, "the backlog")
+    assert_exactly_once_in_order(seeded, stream_messages(settings))
+    assert relay.stats.restarts == 0
+
+
 def test_the_stream_is_created_with_the_configured_subjects_and_duplicate_window(
     settings: Settings, seeded: Engine
 ) -> None:
