@@ -128,7 +128,7 @@ class FakeEInvoiceProvider:
             raise ExternalServiceError(self.name, reason)
         series = self.vat_series if request.kind == "vat" else self.sales_series
         template = "1/001" if request.kind == "vat" else "2/001"
-        issued_at = self.clock.now() if self.clock else FAKE_EPOCH
+        issued_at = self._next_issue_time()
         self.payloads[request.transaction_id] = sinvoice_payload(
             request, self.seller, template, series, issued_at
         )
@@ -144,6 +144,12 @@ class FakeEInvoiceProvider:
         )
         self.issued[request.transaction_id] = invoice
         return invoice
+
+    def _next_issue_time(self) -> datetime:
+        """Now, but always after the previous invoice (numbers follow issue times)."""
+        now = self.clock.now() if self.clock else FAKE_EPOCH
+        latest = max((i.issued_at for i in self.issued.values()), default=None)
+        return max(now, latest + timedelta(seconds=1)) if latest else now
 
     def find(self, transaction_id: str) -> IssuedInvoice | None:
         self.calls.append(Call("find", transaction_id))
