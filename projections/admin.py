@@ -93,23 +93,16 @@ def status(engine: Application[Any], names: Iterable[str] | None = None) -> list
 def rebuild(
     engine: Application[Any], names: Iterable[str] | None = None, progress: Progress | None = None
 ) -> list[ViewStatus]:
-    """Empty the views and apply the whole log again, one view after the other."""
-    done = []
-    for view in open_views(engine, names):
+    """Empty the views and apply the whole log again, all of them in one pass over the log."""
+    views = open_views(engine, names)
+    for view in views:
         with view.store.writing() as sql:
             view.store.lock_position(sql)
             view.store.reset(sql)
-        report = (lambda p, n=view.name: progress(n, p)) if progress else None
-        Runner(engine, [view]).catch_up(progress=report)
-        done.append(
-            ViewStatus(
-                view.name,
-                view.title,
-                view.store.position(),
-                engine.recorder.max_notification_id() or 0,
-            )
-        )
-    return done
+    report = (lambda p: progress("all", p)) if progress else None
+    Runner(engine, views).catch_up(progress=report)
+    head = engine.recorder.max_notification_id() or 0
+    return [ViewStatus(view.name, view.title, view.store.position(), head) for view in views]
 
 
 def verify(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from orderflow.invoice import Invoice
@@ -79,6 +80,13 @@ class InvoiceRegister(View):
     @on(*events_of(Invoice))
     def invoice_changed(self, batch: Batch, event: Event) -> None:
         inv = batch.state(event)
+        batch.later(inv.id, lambda: self._put_invoice(batch, inv))
+        if isinstance(event, Invoice.Requested):
+            for tax in inv.taxes:
+                batch.put("taxes", invoice_id=inv.id, vat_rate=tax["vat_rate"], net=tax["net"], vat=tax["vat"])
+
+    @staticmethod
+    def _put_invoice(batch: Batch, inv: Any) -> None:
         issued = instant(inv.issued_at) if inv.issued_at else None
         batch.put(
             "invoices", invoice_id=inv.id, order_id=inv.order_id, order_reference=inv.order_reference,
@@ -90,9 +98,6 @@ class InvoiceRegister(View):
             total=inv.total, net=inv.total_net, vat=inv.total_vat, replaces=inv.replaces,
             replaced_by=inv.replaced_by, adjusts=inv.adjusts,
         )
-        if isinstance(event, Invoice.Requested):
-            for tax in inv.taxes:
-                batch.put("taxes", invoice_id=inv.id, vat_rate=tax["vat_rate"], net=tax["net"], vat=tax["vat"])
 
     # queries ------------------------------------------------------------------------------
     def register(self, period: str | None = None, order_id: str | None = None) -> list[InvoiceRow]:

@@ -64,6 +64,7 @@ class OrderBoard(View):
 
     name = "orders"
     title = "order board: by status, channel, day; search"
+    follows = (Shipment,)
     tables = (
         Table(
             "orders",
@@ -80,13 +81,17 @@ class OrderBoard(View):
     @on(*events_of(Order))
     def order_changed(self, batch: Batch, event: Event) -> None:
         order = batch.state(event)
+        batch.later(order.id, lambda: self._put_order(batch, order))
+
+    @staticmethod
+    def _put_order(batch: Batch, order: Any) -> None:
         batch.put(
             "orders", order_id=order.id, channel=order.channel, external_id=order.external_id,
             status=order.status, fulfilment=order.fulfilment, placed_us=order.created_on,
             day=local_day(order.created_on), buyer_name=order.buyer.get("name", ""),
             buyer_phone=phone_digits(order.buyer.get("phone", "")),
             units=sum(int(line["quantity"]) for line in order.lines), total=order.total,
-            paid=order.paid, payment_method=order.payment_method, updated_us=event.timestamp,
+            paid=order.paid, payment_method=order.payment_method, updated_us=order.modified_on,
         )
 
     @on(Shipment.Booked)
@@ -95,10 +100,6 @@ class OrderBoard(View):
         batch.put("tracking_numbers", tracking_number=shipment.tracking_number, order_id=shipment.order_id,
                   shipment_id=shipment.id)
         batch.put("orders", order_id=shipment.order_id, tracking_number=shipment.tracking_number)
-
-    @on(Shipment.Requested)
-    def shipment_requested(self, batch: Batch, event: Event) -> None:
-        batch.state(event)  # keeps the shipment's state at hand for Booked
 
     # queries ------------------------------------------------------------------------------
     def _rows(self, where: str, params: list[Any], limit: int, offset: int = 0) -> list[OrderRow]:

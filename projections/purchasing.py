@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from orderflow.projections.sql import Table
@@ -69,6 +70,10 @@ class PurchasingView(View):
     @on(*events_of(PurchaseOrder))
     def purchase_order_changed(self, batch: Batch, event: Event) -> None:
         po = batch.state(event)
+        batch.later(po.id, lambda: self._put_purchase_order(batch, po))
+
+    @staticmethod
+    def _put_purchase_order(batch: Batch, po: Any) -> None:
         common = {"number": po.number, "supplier": po.supplier, "warehouse": po.warehouse,
                   "status": po.status, "drafted_us": po.created_on}
         batch.put("orders", po_id=po.id, ordered=sum(int(li["quantity"]) for li in po.lines),

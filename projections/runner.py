@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Self
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
+from orderflow.projections.sql import Sql
 from orderflow.projections.view import View
 
 from orderflow.event_log import follow_log, read_log
@@ -195,18 +197,17 @@ class Runner:
         """Apply the pending events; at the tail also record the position of idle views."""
         page, self._pending, end = self._pending, [], self._seen
         decoded: dict[int, Any] = {}
-        resync = False
+        work: list[Work] = []
         for view in self.views:
             done = self._done[view.store.name]
             mine = [n for n in page if n.id > done and view.handles(n.topic)]
-            if done >= end or not (mine or tail or end - done >= TRACK_EVERY):
-                continue
-            reached = self._apply(view, done, [(n.id, self._decode(n, decoded)) for n in mine], end)
-            resync = resync or reached < done
-            self._done[view.store.name] = reached
+            if done < end and (mine or tail or end - done >= TRACK_EVERY):
+                work.append(Work(view, done, [(n.id, self._decode(n, decoded)) for n in mine]))
+        reached = self._apply(work, end) if work else {}
+        self._done.update(reached)
         with self._changed:
             self._changed.notify_all()
-        if resync:
+        if any(reached[w.view.store.name] < w.done for w in work):
             raise _Resync
 
     def _decode(self, notification: Notification, decoded: dict[int, Any]) -> Any:
@@ -214,29 +215,59 @@ class Runner:
             decoded[notification.id] = self.engine.mapper.to_domain_event(notification)
         return decoded[notification.id]
 
-    def _apply(self, view: View, done: int, events: list[tuple[int, Any]], end: int) -> int:
-        """One transaction: lock, check where the view stands, apply what it lacks, track `end`."""
+    def _apply(self, work: list[Work], end: int) -> dict[str, int]:
+        """One transaction for the batch: per view, lock its position, check where it stands,
+        apply what it lacks and record `end`; returns where each view stands after it."""
         for attempt in range(RETRIES):
+            failing = work[0]
             try:
-                with view.store.writing() as sql:
-                    current = view.store.lock_position(sql)
-                    if current < done or current >= end:
-                        return current  # rebuilt meanwhile (go back), or already further
-                    view.apply(sql, [(p, e) for p, e in events if p > current])
-                    view.store.track(sql, end)
-                return end
+                reached = {}
+                with work[0].view.store.writing() as sql:  # the views share the events' database
+                    sql.relax_durability()
+                    for failing in work:
+                        reached[failing.view.store.name] = self._apply_one(sql, failing, end)
+                return reached
             except IntegrityError:
-                continue  # another runner recorded this position first: look again
+                self._forget(work)
+                continue  # another runner recorded a position first: look again
             except OperationalError as error:
-                log.warning("view %s: %s (attempt %d)", view.store.name, error, attempt + 1)
+                self._forget(work)
+                log.warning("views: %s (attempt %d)", error, attempt + 1)
                 time.sleep(min(0.05 * 2**attempt, 2.0))
             except Exception as error:
-                first = events[0][0] if events else end
+                self._forget(work)
+                first = failing.events[0][0] if failing.events else end
                 raise ProjectionError(
-                    f"view {view.store.name} failed on the events after position {done} "
-                    f"(from {first}): {type(error).__name__}: {error}"
+                    f"view {failing.view.store.name} failed on the events after position "
+                    f"{failing.done} (from {first}): {type(error).__name__}: {error}"
                 ) from error
-        raise ProjectionError(f"view {view.store.name}: gave up after {RETRIES} attempts")
+        raise ProjectionError(f"views: gave up after {RETRIES} attempts")
+
+    @staticmethod
+    def _apply_one(sql: Sql, work: Work, end: int) -> int:
+        view, store = work.view, work.view.store
+        current = store.lock_position(sql)
+        if current != work.done:
+            view.forget()  # another process changed the view meanwhile
+        if current < work.done or current >= end:
+            return current  # rebuilt meanwhile (go back), or already further
+        view.apply(sql, [(p, e) for p, e in work.events if p > current])
+        store.track(sql, end)
+        return end
+
+    @staticmethod
+    def _forget(work: list[Work]) -> None:
+        for item in work:
+            item.view.forget()
+
+
+@dataclass
+class Work:
+    """What one view gets from a batch: the events it handles after where it stood."""
+
+    view: View
+    done: int
+    events: list[tuple[int, Any]]
 
 
 # waking up when new events may have arrived --------------------------------------------------

@@ -60,20 +60,35 @@ class SalesView(View):
         Table("costs", "sku text, cost int", key="sku"),
     )
 
+    follows = (Order, Product, Return)
+    costs: dict[str, int]
+
+    def forget(self) -> None:
+        self.costs = {}
+
     @on(Product.Registered, Product.PriceChanged)
     def prices_changed(self, batch: Batch, event: Event) -> None:
         product = batch.state(event)
         for sku, variant in product.variants.items():
             batch.put("costs", sku=sku, cost=Decimal(variant["cost_price"]))
+            self.costs[sku] = int(variant["cost_price"])
 
     def _cost(self, batch: Batch, sku: str) -> int:
-        row = batch.get("costs", sku=sku)
-        return int(row["cost"]) if row else 0
+        if sku not in self.costs:
+            row = batch.get("costs", sku=sku)
+            self.costs[sku] = int(row["cost"]) if row else 0
+        return self.costs[sku]
 
     @on(Order.Placed, Order.LinesChanged, Order.Cancelled)
     def order_changed(self, batch: Batch, event: Event) -> None:
         order = batch.state(event)
-        batch.delete_where("lines", source_id=order.id)
+        costs = {line["sku"]: self._cost(batch, line["sku"]) for line in order.lines}  # as of now
+        batch.later(order.id, lambda: self._put_order(batch, order, costs))
+
+    @staticmethod
+    def _put_order(batch: Batch, order: Any, costs: dict[str, int]) -> None:
+        if order.version > 1:
+            batch.delete_where("lines", source_id=order.id)
         if order.status == "cancelled":
             return
         day = local_day(order.created_on)
@@ -81,26 +96,30 @@ class SalesView(View):
             quantity, gross = int(line["quantity"]), line["quantity"] * Decimal(line["unit_price"])
             net = values.net_of_vat(gross, values.VatRate(line["vat_rate"]))
             batch.put("lines", source_id=order.id, sku=line["sku"], day=day, channel=order.channel,
-                      quantity=quantity, revenue=gross, vat=gross - net,
-                      cost=quantity * self._cost(batch, line["sku"]))
+                      quantity=quantity, revenue=gross, vat=gross - net, cost=quantity * costs[line["sku"]])
 
     @on(Return.Received)
     def goods_returned(self, batch: Batch, event: Event) -> None:
         returned = batch.state(event)
+        costs = {line["sku"]: self._cost(batch, line["sku"]) for line in returned.lines}
+        day = local_day(event.timestamp)
+        batch.later(returned.id, lambda: self._put_return(batch, returned, costs, day))
+
+    @staticmethod
+    def _put_return(batch: Batch, returned: Any, costs: dict[str, int], day: str) -> None:
         channel = returned.order_reference.split("/")[0]
         per_sku: dict[str, dict[str, Any]] = {}
         for line in returned.lines:
             quantity, gross = int(line["quantity"]), line["quantity"] * Decimal(line["unit_price"])
             sold = batch.get("lines", source_id=returned.order_id, sku=line["sku"])
             share = Decimal(sold["vat"]) / Decimal(sold["revenue"]) if sold and sold["revenue"] else Decimal(0)
-            cost = quantity * self._cost(batch, line["sku"]) if line.get("condition") == "resellable" else 0
+            cost = quantity * costs[line["sku"]] if line.get("condition") == "resellable" else 0
             sums = per_sku.setdefault(line["sku"], {"quantity": 0, "revenue": 0, "vat": 0, "cost": 0})
             vat = values.round_vnd(gross * share)
             for key, value in (("quantity", quantity), ("revenue", gross), ("vat", vat), ("cost", cost)):
                 sums[key] -= value
         for sku, sums in per_sku.items():
-            batch.put("lines", source_id=returned.id, sku=sku, day=local_day(event.timestamp),
-                      channel=channel, **sums)
+            batch.put("lines", source_id=returned.id, sku=sku, day=day, channel=channel, **sums)
 
     # queries ------------------------------------------------------------------------------
     def sales(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from orderflow.projections.sql import Table
@@ -79,14 +80,18 @@ class ShipmentsView(View):
 
     @on(*events_of(Shipment))
     def shipment_changed(self, batch: Batch, event: Event) -> None:
-        s = batch.state(event)
+        shipment = batch.state(event)
+        batch.later(shipment.id, lambda: self._put_shipment(batch, shipment))
+
+    @staticmethod
+    def _put_shipment(batch: Batch, s: Any) -> None:
         failures = [h for h in s.history if h["status"] == "delivery_failed" and h["applied"] == "yes"]
         batch.put(
             "shipments", shipment_id=s.id, order_id=s.order_id, order_reference=s.order_reference,
             carrier=s.carrier, service=s.service, status=s.status, tracking_number=s.tracking_number,
             cod_amount=s.cod_amount, cod_collected=s.cod_collected, cod_remitted=s.cod_remitted, fee=s.fee,
             failed_attempts=len(failures), last_failure=failures[-1]["reason"] if failures else "",
-            decision=s.decision, requested_us=s.created_on, updated_us=event.timestamp,
+            decision=s.decision, requested_us=s.created_on, updated_us=s.modified_on,
         )
 
     # queries ------------------------------------------------------------------------------

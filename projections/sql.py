@@ -22,6 +22,9 @@ class Dialect:
     placeholder: str
     int_type: str
     schema: str = ""
+    arrays: bool = False  # write many rows as one statement over column arrays (unnest)
+    least: str = "min"  # the two-argument forms: SQLite's min/max, PostgreSQL's LEAST/GREATEST
+    greatest: str = "max"
 
     def qualify(self, table: str) -> str:
         return f'"{self.schema}"."{table}"' if self.schema else table
@@ -38,7 +41,7 @@ SQLITE = Dialect("sqlite", "?", "INTEGER")
 
 
 def postgres(schema: str) -> Dialect:
-    return Dialect("postgres", "%s", "BIGINT", schema or "public")
+    return Dialect("postgres", "%s", "BIGINT", schema or "public", True, "LEAST", "GREATEST")
 
 
 @dataclass(frozen=True)
@@ -100,25 +103,39 @@ class BoundTable:
     def drop(self) -> str:
         return f"DROP TABLE IF EXISTS {self.qualified}"
 
-    def _marks(self, count: int) -> str:
-        return ", ".join([self.dialect.placeholder] * count)
-
     def insert(self, columns: Sequence[str], alias: str = "") -> str:
+        """INSERT of many rows: one row's VALUES (run with executemany), or on PostgreSQL one
+        statement over column arrays (`unnest`): a fixed, preparable text for any number of rows."""
         into = f"{self.qualified} AS {alias}" if alias else self.qualified
-        return f"INSERT INTO {into} ({', '.join(columns)}) VALUES ({self._marks(len(columns))})"
+        if self.dialect.arrays:
+            types = self.table.column_types
+            arrays = ", ".join(f"%s::{'text' if types[c] == 'text' else 'bigint'}[]" for c in columns)
+            source = f"SELECT * FROM unnest({arrays})"
+        else:
+            source = f"VALUES ({', '.join([self.dialect.placeholder] * len(columns))})"
+        return f"INSERT INTO {into} ({', '.join(columns)}) {source}"
 
     def put(self, columns: Sequence[str]) -> str:
-        """Insert a row, or overwrite just these columns of the existing one."""
+        """Insert rows, or overwrite just these columns of existing ones (keys must be distinct)."""
         rest = [c for c in columns if c not in self.key]
         action = ", ".join(f"{c} = excluded.{c}" for c in rest) if rest else ""
         conflict = f"DO UPDATE SET {action}" if action else "DO NOTHING"
         return f"{self.insert(columns)} ON CONFLICT ({', '.join(self.key)}) {conflict}"
 
-    def add(self, columns: Sequence[str]) -> str:
-        """Insert a row, or add these (numeric) columns to the existing one."""
+    def fold(self, op: str, columns: Sequence[str]) -> str:
+        """Insert rows, or combine these numeric columns with existing ones: add, least, greatest."""
         rest = [c for c in columns if c not in self.key]
-        action = ", ".join(f"{c} = x.{c} + excluded.{c}" for c in rest)
+        combine = {"add": "x.{0} + excluded.{0}", "least": self.dialect.least + "(x.{0}, excluded.{0})",
+                   "greatest": self.dialect.greatest + "(x.{0}, excluded.{0})"}[op]
+        action = ", ".join(f"{c} = " + combine.format(c) for c in rest)
         return f"{self.insert(columns, alias='x')} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {action}"
+
+    def delete_many(self, columns: Sequence[str]) -> str:
+        """DELETE of many rows at once: by one column's values (`= ANY` of an array on PostgreSQL)."""
+        if self.dialect.arrays and len(columns) == 1:
+            kind = "text" if self.table.column_types[columns[0]] == "text" else "bigint"
+            return f"DELETE FROM {self.qualified} WHERE {columns[0]} = ANY(%s::{kind}[])"
+        return self.delete(columns)
 
     def _where(self, columns: Sequence[str]) -> str:
         return " AND ".join(f"{c} = {self.dialect.placeholder}" for c in columns)
@@ -149,9 +166,34 @@ class Sql:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(sql, tuple(params))
 
+    def relax_durability(self) -> None:
+        """PostgreSQL: commit without waiting for the disk. Safe for views only: they are derived
+        from the log, and a crash can lose a recent view update only together with its position,
+        which the runner then applies again."""
+        if self.dialect.name == "postgres":
+            self.cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.cursor.executemany(sql, [tuple(r) for r in rows])
+
+    def write_rows(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run an `insert` / `put` / `add` statement for many rows at once."""
+        if not rows:
+            return
+        if self.dialect.arrays:
+            self.cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
+        else:
+            self.cursor.executemany(statement, rows)
+
+    def delete_rows(self, statement: str, keys: Sequence[Sequence[Any]]) -> None:
+        """Run a `delete_many` statement for many keys at once."""
+        if not keys:
+            return
+        if self.dialect.arrays and len(keys[0]) == 1:
+            self.cursor.execute(statement, [[key[0] for key in keys]])
+        else:
+            self.cursor.executemany(statement, keys)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.execute(sql, params)

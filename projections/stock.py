@@ -62,14 +62,10 @@ class StockView(View):
     @on(*events_of(StockItem))
     def stock_moved(self, batch: Batch, event: Event) -> None:
         item = batch.state(event)
-        batch.put(
-            "levels",
-            sku=item.sku,
-            warehouse=item.warehouse,
-            on_hand=item.on_hand,
-            reserved=item.reserved,
-            updated_us=event.timestamp,
-        )
+        batch.later(item.id, lambda: batch.put(
+            "levels", sku=item.sku, warehouse=item.warehouse, on_hand=item.on_hand,
+            reserved=item.reserved, updated_us=item.modified_on,
+        ))
 
     @on(ReorderPoint.Set, ReorderPoint.Changed)
     def reorder_point_set(self, batch: Batch, event: Event) -> None:
@@ -91,6 +87,10 @@ class StockView(View):
     )
     def purchase_order_changed(self, batch: Batch, event: Event) -> None:
         po = batch.state(event)
+        batch.later(po.id, lambda: self._incoming(batch, po))
+
+    @staticmethod
+    def _incoming(batch: Batch, po: Any) -> None:
         for line in po.lines:
             expected = (
                 max(int(line["quantity"]) - int(line["received"]), 0) if po.status in OPEN else 0

@@ -75,15 +75,22 @@ def dong(amount: Decimal | int | str) -> int:
 
 
 def _column_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if kind is Decimal:
         return dong(value)
+    if kind is bool:
+        return int(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
         return micros(value)
     return value
+
+
+PLAIN = frozenset({str, int})
+FOLDS: dict[str, Callable[[Any, Any], Any]] = {"add": lambda a, b: a + b, "least": min, "greatest": max}
 
 
 class States:
@@ -118,9 +125,10 @@ class Batch:
         self.sql = sql
         self.position = 0
         self._rows: dict[str, dict[tuple[Any, ...], tuple[bool, dict[str, Any]]]] = {}
-        self._adds: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self._folds: dict[tuple[str, str], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._appends: dict[str, list[dict[str, Any]]] = {}
         self._deletes: dict[str, list[dict[str, Any]]] = {}
+        self._later: dict[Any, Callable[[], None]] = {}
 
     def _key(self, table: str, row: dict[str, Any]) -> tuple[Any, ...]:
         try:
@@ -132,7 +140,7 @@ class Batch:
 
     @staticmethod
     def _clean(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: _column_value(v) for k, v in row.items()}
+        return {k: v if type(v) in PLAIN else _column_value(v) for k, v in row.items()}
 
     def put(self, table: str, **row: Any) -> None:
         """Insert the row, or overwrite the given columns of the row with the same key."""
@@ -144,15 +152,26 @@ class Batch:
 
     def add(self, table: str, **row: Any) -> None:
         """Add the given numbers to the row with the same key (created with zeros)."""
+        self._fold("add", table, row)
+
+    def least(self, table: str, **row: Any) -> None:
+        """Keep the smaller of each given number and the row's (a new row takes them as given)."""
+        self._fold("least", table, row)
+
+    def greatest(self, table: str, **row: Any) -> None:
+        """Keep the larger of each given number and the row's (a new row takes them as given)."""
+        self._fold("greatest", table, row)
+
+    def _fold(self, op: str, table: str, row: dict[str, Any]) -> None:
         row = self._clean(row)
         key = self._key(table, row)
-        sums = self._adds.setdefault(table, {}).setdefault(key, {})
+        folded = self._folds.setdefault((table, op), {}).get(key)
+        if folded is None:
+            self._folds[(table, op)][key] = row
+            return
+        combine = FOLDS[op]
         for column, value in row.items():
-            sums[column] = (
-                value
-                if column in self.view.store.tables[table].key
-                else sums.get(column, 0) + value
-            )
+            folded[column] = combine(folded[column], value) if column in folded else value
 
     def append(self, table: str, **row: Any) -> None:
         """Insert a new row."""
@@ -170,7 +189,8 @@ class Batch:
             raise ValueError(f"view {self.view.name}.{table}: delete_where takes leading key columns")
         prefix = tuple(where.values())
         size = len(prefix)
-        for pending in (self._rows.get(table, {}), self._adds.get(table, {})):
+        folds = [rows for (name, _), rows in self._folds.items() if name == table]
+        for pending in (self._rows.get(table, {}), *folds):
             for key in [k for k in pending if k[:size] == prefix]:
                 del pending[key]
         self._deletes.setdefault(table, []).append(where)
@@ -189,29 +209,40 @@ class Batch:
         defaults = {n: "" if t == "text" else 0 for n, t in bound.table.column_types.items()}
         return {**defaults, **(stored or {}), **columns}
 
+    def later(self, key: Any, action: Callable[[], None]) -> None:
+        """Run `action` once when the batch ends; a later action with the same key replaces it.
+
+        For rows built from an aggregate's state: an order with five events in the batch is
+        written once, from its state after the last of them.
+        """
+        self._later[key] = action
+
     def state(self, event: Event) -> Any:
         """The event's aggregate as it was right after the event."""
         return self.view.states.after(event)
 
     def flush(self) -> None:
         """Write everything folded so far: deletes, puts, adds, then appends, per table."""
+        for action in self._later.values():
+            action()
+        self._later = {}
         tables = self.view.store.tables
         for name, conditions in self._deletes.items():
             for columns, values in _grouped(conditions):
-                self.sql.executemany(tables[name].delete(columns), values)
+                self.sql.delete_rows(tables[name].delete_many(columns), values)
         for name, rows in self._rows.items():
             table = tables[name]
             deleted = [key for key, (gone, _) in rows.items() if gone]
-            self.sql.executemany(table.delete(), deleted)
+            self.sql.delete_rows(table.delete_many(table.key), deleted)
             for columns, values in _grouped(cols for _, (_, cols) in rows.items() if cols):
-                self.sql.executemany(table.put(columns), values)
-        for name, sums in self._adds.items():
-            for columns, values in _grouped(sums.values()):
-                self.sql.executemany(tables[name].add(columns), values)
+                self.sql.write_rows(table.put(columns), values)
+        for (name, op), folded in self._folds.items():
+            for columns, values in _grouped(folded.values()):
+                self.sql.write_rows(tables[name].fold(op, columns), values)
         for name, appended in self._appends.items():
             for columns, values in _grouped(appended):
-                self.sql.executemany(tables[name].insert(columns), values)
-        self._rows, self._adds, self._appends, self._deletes = {}, {}, {}, {}
+                self.sql.write_rows(tables[name].insert(columns), values)
+        self._rows, self._folds, self._appends, self._deletes = {}, {}, {}, {}
 
 
 def _grouped(
@@ -230,6 +261,8 @@ class View:
     title: ClassVar[str] = ""
     tables: ClassVar[tuple[Table, ...]] = ()
     every_event: ClassVar[bool] = False  # handle events of every topic (handler: `on_any`)
+    follows: ClassVar[tuple[type, ...]] = ()  # aggregates whose state `batch.state` must keep up with
+    _topics: ClassVar[frozenset[str]]
     handlers: ClassVar[dict[type, str]] = {}
     state_cache_size: ClassVar[int] = 2000
 
@@ -245,26 +278,39 @@ class View:
     def __init__(self, store: ViewStore, repository: Any) -> None:
         self.store = store
         self.states = States(repository, self.state_cache_size)
+        self._topics_now = self.topics() or frozenset()
+        self._followed_events = tuple(c for aggregate in self.follows for c in events_of(aggregate))
+        self.forget()
 
     @classmethod
     def topics(cls) -> frozenset[str] | None:
-        """Topics of the events this view handles (None: every event)."""
-        return None if cls.every_event else frozenset(get_topic(c) for c in cls.handlers)
+        """Topics of the events this view handles or follows (None: every event)."""
+        if cls.every_event:
+            return None
+        if "_topics" not in cls.__dict__:
+            followed = [c for aggregate in cls.follows for c in events_of(aggregate)]
+            cls._topics = frozenset(get_topic(c) for c in [*cls.handlers, *followed])
+        return cls._topics
 
     def handles(self, topic: str) -> bool:
-        topics = self.topics()
-        return topics is None or topic in topics
+        return self.every_event or topic in self._topics_now
 
+    def forget(self) -> None:
+        """Drop what the view remembers of its committed rows (a batch failed, or another
+        process changed the view): the next batch reads them again."""
     def on_any(self, batch: Batch, event: Event) -> None:
         """Called for every event when `every_event` is set."""
 
     def apply(self, sql: Sql, events: Sequence[tuple[int, Event]]) -> None:
         """Apply decoded events (position, event) in order, then flush (inside `sql`'s transaction)."""
         batch = Batch(self, sql)
+        followed = self.follows
         for position, event in events:
             batch.position = position
             if self.every_event:
                 self.on_any(batch, event)
+            elif followed and isinstance(event, self._followed_events):
+                self.states.after(event)
             name = self.handlers.get(type(event))
             if name is not None:
                 getattr(self, name)(batch, event)
