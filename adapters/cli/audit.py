@@ -94,33 +94,38 @@ def events_command(
     if after < 0 or (until is not None and until < 0) or (limit is not None and limit < 0):
         raise InvalidInputError("position", "positions and limits are whole numbers of at least 0")
     e = engine(ctx)
-    records = audit.events(
-        e,
-        aggregate=audit.parse_aggregate(e, aggregate) if aggregate else None,
-        types=types or (),
-        after=after,
-        until=until,
-        since=audit.parse_moment(since, "since") if since else None,
-        before=audit.parse_moment(before, "before") if before else None,
-    )
-    out = sys.stdout
-    table = None if as_json else Lines([("position", 9), ("time", -19), ("aggregate", -8), ("v", 4), ("event", -28), ("what", 0)])
+    selection = {
+        "aggregate": audit.parse_aggregate(e, aggregate) if aggregate else None,
+        "types": types or (),
+        "after": after,
+        "until": until,
+        "since": audit.parse_moment(since, "since") if since else None,
+        "before": audit.parse_moment(before, "before") if before else None,
+    }
+    if as_json:
+        write_lines(audit.json_lines(e, **selection), limit)
+        return
+    table = Lines([("position", 9), ("time", -19), ("aggregate", -8), ("v", 4), ("event", -28), ("what", 0)])
+    for count, r in enumerate(audit.events(e, **selection), 1):
+        table.row([r.position, local(r.at), r.aggregate_id.hex[:8], r.version, r.name, r.text])
+        if limit is not None and count >= limit:
+            break
+    table.flush()
+
+
+def write_lines(lines: Iterable[str], limit: int | None = None, out: TextIO | None = None) -> None:
+    """Write lines to stdout a thousand at a time (one write per line would dominate an export)."""
+    out = out or sys.stdout
     buffer: list[str] = []
-    for count, r in enumerate(records, 1):
-        if table is not None:
-            table.row([r.position, local(r.at), r.aggregate_id.hex[:8], r.version, r.name, r.text])
-        else:
-            buffer.append(json_line({"position": r.position, "at": r.at, "aggregate_id": r.aggregate_id,
-                                     "version": r.version, "event": r.name, "data": r.data}))
-            if len(buffer) >= 1000:
-                out.write("\n".join(buffer) + "\n")
-                buffer = []
+    for count, line in enumerate(lines, 1):
+        buffer.append(line)
+        if len(buffer) >= 1000:
+            out.write("\n".join(buffer) + "\n")
+            buffer = []
         if limit is not None and count >= limit:
             break
     if buffer:
         out.write("\n".join(buffer) + "\n")
-    if table is not None:
-        table.flush()
     out.flush()
 
 
@@ -224,14 +229,9 @@ def rebuild(ctx: typer.Context, names: ViewNames = None) -> None:
     """Empty views and apply the whole log again (queries see partial data until it ends)."""
     e = engine(ctx)
     head = e.recorder.max_notification_id() or 0
-    tasks: dict[str, Any] = {}
     with _progress() as bar:
-        def report(view: str, position: int) -> None:
-            if view not in tasks:
-                tasks[view] = bar.add_task(f"rebuild {view}", total=head)
-            bar.update(tasks[view], completed=min(position, head))
-
-        done = admin.rebuild(e, names, progress=report)
+        task = bar.add_task(f"rebuild {', '.join(names or ['all views'])}", total=head)
+        done = admin.rebuild(e, names, progress=lambda _, p: bar.update(task, completed=min(p, head)))
     for s in done:
         console.print(f"rebuilt {s.name}: position {s.position}")
 
