@@ -167,12 +167,18 @@ async def _plain_publish(nats_url: str, messages: list[Outgoing], max_pending: i
 
 
 def subscriber_latency(
-    database_url: str, nats_url: str, rate: float, seconds: float, writers: int = 4
+    database_url: str,
+    nats_url: str,
+    rate: float,
+    seconds: float,
+    writers: int = 4,
+    per_save: int = 1,
 ) -> Result:
     """p50 / p99 from save() returning to the subscriber's handler being called.
 
-    `writers` threads commit one event per save at `rate` events/s in total; `orderflow relay`
-    runs as its own process; the subscriber (a durable consumer with the ledger) runs here.
+    `writers` threads commit `per_save` events per save at `rate` events/s in total;
+    `orderflow relay` runs as its own process; the subscriber (a durable consumer with the
+    ledger) runs here.
     """
     settings = bench_settings(database_url, nats_url, "lat")
     engine = settings.open_engine()
@@ -200,23 +206,24 @@ def subscriber_latency(
     consumer = threading.Thread(target=runner.run, args=(stop,))
     consumer.start()
     time.sleep(2.0)  # relay started, consumer created
-    per_writer = int(rate * seconds / writers)
-    lags: list[float] = []
+    saves = int(rate * seconds / writers / per_save)
 
     def write(items: list[StockItem]) -> None:
         started = time.perf_counter()
-        for k in range(per_writer):
-            due = started + k * writers / rate
+        for k in range(saves):
+            due = started + k * writers * per_save / rate
             now = time.perf_counter()
             if due > now:
                 time.sleep(due - now)
             item = items[k % len(items)]
-            item.receive(1, ReceiptReason.PURCHASE_RECEIPT)
-            position = engine.save(item)[-1].notification.id
-            committed[position] = time.perf_counter()
-        lags.append(time.perf_counter() - started - seconds)
+            for _ in range(per_save):
+                item.receive(1, ReceiptReason.PURCHASE_RECEIPT)
+            recordings = engine.save(item)
+            at = time.perf_counter()
+            for recording in recordings:
+                committed[recording.notification.id] = at
 
-    total = per_writer * writers
+    total = saves * writers * per_save
     try:
         started = time.perf_counter()
         threads = [threading.Thread(target=write, args=(items,)) for items in stock]
@@ -251,6 +258,7 @@ def subscriber_latency(
             "handled": len(ordered),
             "rate_per_s": round(total / write_seconds, 1),
             "writers": writers,
+            "events_per_save": per_save,
         },
     )
 
@@ -275,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--writers", type=int, default=4, help="threads committing events")
+    parser.add_argument("--per-save", type=int, default=1, help="events committed per save")
     parser.add_argument(
         "--nats-url", default=os.environ.get("ORDERFLOW_NATS_URL", "nats://127.0.0.1:4222")
     )
@@ -287,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             results.extend(relay_throughput(url, args.nats_url, args.events))
         with fresh_store(backend) as url:
             results.append(
-                subscriber_latency(url, args.nats_url, args.rate, args.seconds, args.writers)
+                subscriber_latency(
+                    url, args.nats_url, args.rate, args.seconds, args.writers, args.per_save
+                )
             )
     for result in results:
         print(result.as_json() if args.json else _line(result))
