@@ -22,8 +22,9 @@ from typing import Any, Self
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
+from eventsourcing.utils import get_topic
 from orderflow.projections.sql import Sql
-from orderflow.projections.view import View
+from orderflow.projections.view import States, View
 
 from orderflow.event_log import follow_log, read_log
 
@@ -51,6 +52,10 @@ class Runner:
         self.engine = engine
         self.views = list(views)
         self.batch = batch
+        self.states = States(engine.repository)
+        for view in self.views:
+            view.states = self.states  # each event folded once, whichever views use the state
+        self._folded_topics = frozenset(get_topic(c) for view in self.views for c in view.followed_events())
         self._done: dict[str, int] = {}
         self._pending: list[Notification] = []
         self._seen = 0
@@ -197,6 +202,10 @@ class Runner:
         """Apply the pending events; at the tail also record the position of idle views."""
         page, self._pending, end = self._pending, [], self._seen
         decoded: dict[int, Any] = {}
+        low = min(self._done.values(), default=0)
+        for notification in page:
+            if notification.id > low and notification.topic in self._folded_topics:
+                self.states.after(self._decode(notification, decoded))
         work: list[Work] = []
         for view in self.views:
             done = self._done[view.store.name]
@@ -208,6 +217,7 @@ class Runner:
         with self._changed:
             self._changed.notify_all()
         if any(reached[w.view.store.name] < w.done for w in work):
+            self.states.cache.clear()  # folded past where we must go back to
             raise _Resync
 
     def _decode(self, notification: Notification, decoded: dict[int, Any]) -> Any:

@@ -87,7 +87,7 @@ class SalesView(View):
 
     @staticmethod
     def _put_order(batch: Batch, order: Any, costs: dict[str, int]) -> None:
-        if order.version > 1:
+        if order.id not in batch.created:  # lines of an order placed in an earlier batch go first
             batch.delete_where("lines", source_id=order.id)
         if order.status == "cancelled":
             return

@@ -240,18 +240,29 @@ class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
         )
 
 
-_memory_datastores: weakref.WeakKeyDictionary[Any, SQLiteDatastore] = weakref.WeakKeyDictionary()
+_view_datastores: weakref.WeakKeyDictionary[Any, SQLiteDatastore] = weakref.WeakKeyDictionary()
 
 
 def datastore_of(engine: Application[Any]) -> Any:
-    """The database the engine's events are in; an in-memory SQLite one for memory:// engines."""
+    """Where an engine's views live: its own PostgreSQL database (sharing its pool), the same
+    SQLite file through a pool of their own, or an in-memory SQLite database for memory://.
+
+    SQLite: the library's pool lets one writer at a time in and queues everyone else in order;
+    sharing it, a view transaction and the engine's commands would wait on each other inside
+    the process with a fixed 5 s limit. With their own pool they meet only at SQLite's file
+    lock, which waits as long as the engine's lock timeout.
+    """
     datastore = getattr(engine.recorder, "datastore", None)
-    if datastore is not None:
+    if datastore is not None and not isinstance(datastore, SQLiteDatastore):
         return datastore
-    if engine not in _memory_datastores:
-        uri = f"file:orderflow-views-{uuid4().hex}?mode=memory&cache=shared"
-        _memory_datastores[engine] = SQLiteDatastore(uri)
-    return _memory_datastores[engine]
+    if engine not in _view_datastores:
+        if datastore is None:
+            uri = f"file:orderflow-views-{uuid4().hex}?mode=memory&cache=shared"
+            _view_datastores[engine] = SQLiteDatastore(uri)
+        else:
+            pool = datastore.pool
+            _view_datastores[engine] = SQLiteDatastore(pool.db_name, lock_timeout=pool.lock_timeout)
+    return _view_datastores[engine]
 
 
 def open_store(

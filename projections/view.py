@@ -94,18 +94,24 @@ FOLDS: dict[str, Callable[[Any, Any], Any]] = {"add": lambda a, b: a + b, "least
 
 
 class States:
-    """Aggregates as of the last event seen, least recently used dropped first."""
+    """Aggregates folded from the events seen so far, least recently used dropped first.
 
-    def __init__(self, repository: Any, size: int = 2000) -> None:
+    A runner shares one among its views and folds each event into it once, before the views
+    apply the batch; so the state a view gets is the aggregate as it stands at the end of the
+    batch (never before the event asked about). Views therefore write rows from state through
+    `Batch.later`, which makes their rows independent of where batches begin and end.
+    """
+
+    def __init__(self, repository: Any, size: int = 5000) -> None:
         self.repository = repository
         self.size = size
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
 
     def after(self, event: Event) -> Any:
-        """The aggregate right after `event`."""
+        """The aggregate with `event` applied (and perhaps later events of the same batch)."""
         key, version = event.originator_id, event.originator_version
         aggregate = self.cache.pop(key, None)
-        if aggregate is not None and aggregate.version == version:
+        if aggregate is not None and aggregate.version >= version:
             self.cache[key] = aggregate
             return aggregate
         if aggregate is None or aggregate.version != version - 1:
@@ -124,6 +130,7 @@ class Batch:
         self.view = view
         self.sql = sql
         self.position = 0
+        self.created: set[UUID] = set()  # aggregates whose first event is in this batch
         self._rows: dict[str, dict[tuple[Any, ...], tuple[bool, dict[str, Any]]]] = {}
         self._folds: dict[tuple[str, str], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._appends: dict[str, list[dict[str, Any]]] = {}
@@ -169,9 +176,10 @@ class Batch:
         if folded is None:
             self._folds[(table, op)][key] = row
             return
-        combine = FOLDS[op]
+        combine, key_columns = FOLDS[op], self.view.store.tables[table].key
         for column, value in row.items():
-            folded[column] = combine(folded[column], value) if column in folded else value
+            if column not in key_columns:
+                folded[column] = combine(folded[column], value) if column in folded else value
 
     def append(self, table: str, **row: Any) -> None:
         """Insert a new row."""
@@ -292,6 +300,11 @@ class View:
             cls._topics = frozenset(get_topic(c) for c in [*cls.handlers, *followed])
         return cls._topics
 
+    @classmethod
+    def followed_events(cls) -> tuple[type, ...]:
+        """Event classes of the aggregates whose state this view keeps."""
+        return tuple(c for aggregate in cls.follows for c in events_of(aggregate))
+
     def handles(self, topic: str) -> bool:
         return self.every_event or topic in self._topics_now
 
@@ -307,6 +320,8 @@ class View:
         followed = self.follows
         for position, event in events:
             batch.position = position
+            if event.originator_version == 1:
+                batch.created.add(event.originator_id)
             if self.every_event:
                 self.on_any(batch, event)
             elif followed and isinstance(event, self._followed_events):
@@ -318,6 +333,8 @@ class View:
 
     def process_event(self, event: Event, tracking: Tracking) -> None:
         """One event in its own transaction (the library's Projection interface)."""
+        if isinstance(event, self._followed_events):
+            self.states.after(event)  # load state before the transaction, not inside it
         with self.store.writing() as sql:
             if self.store.lock_position(sql) < tracking.notification_id:
                 self.apply(sql, [(tracking.notification_id, event)])

@@ -1,0 +1,233 @@
+"""The projection runner on SQLite and PostgreSQL: exactly once, resumable, read-your-writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar
+
+import pytest
+
+from eventsourcing.persistence import IntegrityError
+
+from orderflow import Engine, ReceiptReason, open_engine
+from orderflow.event_log import read_log
+from orderflow.projections import (
+    Batch,
+    ProjectionError,
+    Runner,
+    Table,
+    View,
+    catch_up,
+    on,
+    open_read_models,
+    open_store,
+    run_projections,
+)
+from orderflow.projections.admin import rebuild, status, verify
+from orderflow.stock_item import StockItem
+from tests.integration.ordering_setup import place, seller
+
+
+class Receipts(View):
+    """Units received per SKU, counted with `add`: doubling an event would show at once."""
+
+    name = "test_receipts"
+    tables = (Table("totals", "sku text, units int, receipts int", key="sku"),)
+    fail_at: ClassVar[int | None] = None
+
+    @on(StockItem.Received)
+    def received(self, batch: Batch, event: Any) -> None:
+        if batch.position == self.fail_at:
+            raise RuntimeError("boom")
+        item = batch.state(event)
+        batch.add("totals", sku=item.sku, units=event.quantity, receipts=1)
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        return {sku: (units, n) for sku, units, n in self.query("SELECT sku, units, receipts FROM {totals}")}
+
+
+def receipts_view(engine: Engine) -> Receipts:
+    return Receipts(open_store(engine, Receipts.name, Receipts.tables), engine.repository)
+
+
+def expected_totals(engine: Engine) -> dict[str, tuple[int, int]]:
+    """What the log says, counted straight from the events."""
+    totals: dict[str, tuple[int, int]] = {}
+    for sku in ("TEE", "MUG"):
+        for warehouse in ("HN", "HCM"):
+            for event in engine.events.get(StockItem.create_id(sku, warehouse)):
+                if isinstance(event, StockItem.Received):
+                    units, n = totals.get(sku, (0, 0))
+                    totals[sku] = (units + event.quantity, n + 1)
+    return totals
+
+
+@pytest.fixture
+def shop(engine: Engine) -> Engine:
+    seller(engine)
+    return engine
+
+
+def test_a_batch_that_fails_half_way_leaves_no_trace_and_applies_once_after_a_fix(shop: Engine) -> None:
+    for _ in range(5):
+        shop.receive_stock("TEE", "HN", 2)
+    failing = shop.receive_stock("MUG", "HCM", 7)
+    view = receipts_view(shop)
+    Receipts.fail_at = failing
+    try:
+        with pytest.raises(ProjectionError, match="view test_receipts failed"):
+            Runner(shop, [view]).catch_up()
+        assert view.totals() == {} and view.store.position() == 0
+    finally:
+        Receipts.fail_at = None
+    Runner(shop, [view]).catch_up()
+    assert view.totals() == expected_totals(shop)
+    assert view.store.position() == shop.position()
+
+
+def test_the_error_names_the_view_and_where_it_stopped(shop: Engine) -> None:
+    position = shop.receive_stock("TEE", "HN", 1)
+    view = receipts_view(shop)
+    Receipts.fail_at = position
+    try:
+        with pytest.raises(ProjectionError) as raised:
+            Runner(shop, [view]).catch_up()
+    finally:
+        Receipts.fail_at = None
+    assert "view test_receipts failed on the events after position 0" in str(raised.value)
+    assert "RuntimeError: boom" in str(raised.value)
+
+
+def test_two_runners_following_the_same_view_never_apply_an_event_twice(store_url: str) -> None:
+    engine = open_engine(store_url)
+    seller(engine)
+    runners = [Runner(open_engine(store_url), [receipts_view(engine)]).start() for _ in range(2)]
+    try:
+        for n in range(60):
+            engine.receive_stock("TEE" if n % 2 else "MUG", "HN" if n % 3 else "HCM", n % 4 + 1)
+        for runner in runners:
+            runner.wait(engine.position(), timeout=30)
+    finally:
+        for runner in runners:
+            runner.stop()
+    assert receipts_view(engine).totals() == expected_totals(engine)
+
+
+def test_a_rebuild_while_a_runner_follows_ends_with_what_a_replay_gives(shop: Engine) -> None:
+    for n in range(40):
+        place(shop, f"R{n}", TEE=1)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(40):
+                shop.receive_stock("TEE", "HN", 1)
+        except BaseException as error:
+            errors.append(error)
+
+    with run_projections(shop) as views:
+        writer = threading.Thread(target=write)
+        writer.start()
+        rebuild(shop, ["stock", "orders"])
+        writer.join()
+        views.wait(shop.position(), timeout=30)
+    assert not errors
+    assert all(result.ok for result in verify(shop))
+
+
+def test_wait_returns_once_the_callers_own_write_is_in_the_views(shop: Engine) -> None:
+    with run_projections(shop) as views:
+        for quantity in (3, 4, 5):
+            position = shop.receive_stock("TEE", "HCM", quantity)
+            views.wait(position, timeout=10)
+            (row,) = views.stock.levels(sku="TEE", warehouse="HCM")
+            assert row.on_hand == shop.stock_level("TEE", "HCM").on_hand
+
+
+def test_without_a_thread_wait_applies_the_new_events_in_the_callers_thread(shop: Engine) -> None:
+    views = open_read_models(shop, ["stock"])
+    position = shop.receive_stock("MUG", "HCM", 2)
+    views.wait(position)
+    (row,) = views.stock.levels(sku="MUG", warehouse="HCM")
+    assert row.on_hand == 7
+
+
+def test_waiting_for_a_position_the_log_does_not_reach_times_out(shop: Engine) -> None:
+    with run_projections(shop, ["stock"]) as views, pytest.raises(TimeoutError, match="position"):
+        views.wait(shop.position() + 10, timeout=0.3)
+
+
+def test_a_view_whose_tables_changed_is_emptied_and_rebuilt_from_zero(shop: Engine) -> None:
+    catch_up(shop, ["stock"])
+    changed = Table("levels", "sku text, warehouse text, on_hand int, bin text", key="sku, warehouse")
+    store = open_store(shop, "stock", [changed])
+    assert store.position() == 0
+    views = catch_up(shop, ["stock"])  # the real definition again: rebuilt once more
+    assert views.stock.store.position() == shop.position()
+    assert {r.sku for r in views.stock.levels()} == {"TEE", "MUG"}
+
+
+def test_verify_names_a_changed_row_a_missing_row_and_an_extra_row(shop: Engine) -> None:
+    for n in range(3):
+        place(shop, f"V{n}", TEE=1)
+    views = catch_up(shop)
+    stock, orders = views.stock.store, views.orders.store
+    with stock.writing() as sql:
+        sql.execute(stock.render("UPDATE {levels} SET on_hand = 99 WHERE sku = ? AND warehouse = ?"), ["TEE", "HN"])
+        sql.execute(stock.render("INSERT INTO {levels} (sku, warehouse) VALUES (?, ?)"), ["GHOST", "HN"])
+    with orders.writing() as sql:
+        sql.execute(orders.render("DELETE FROM {orders} WHERE external_id = ?"), ["V1"])
+    found = {r.view: [str(d) for d in r.differences] for r in verify(shop, ["stock", "orders", "sales"])}
+    assert sorted(found["stock"]) == [
+        "stock.levels (sku=GHOST, warehouse=HN): stored row that a replay does not produce",
+        "stock.levels (sku=TEE, warehouse=HN): on_hand stored 99, replayed 10",
+    ]
+    assert len(found["orders"]) == 1 and found["orders"][0].endswith("row missing from the stored view")
+    assert found["sales"] == []
+
+
+def test_status_shows_how_far_each_view_is_behind(shop: Engine) -> None:
+    catch_up(shop, ["stock"])
+    shop.receive_stock("TEE", "HN", 1)
+    behind = {s.name: s.behind for s in status(shop)}
+    assert behind["stock"] == 1
+    assert behind["orders"] == shop.position()  # never caught up
+
+
+def test_views_work_on_an_in_memory_engine(memory_engine: Engine) -> None:
+    seller(memory_engine)
+    order = place(memory_engine, "M1", TEE=2)
+    views = catch_up(memory_engine)
+    assert views.orders.order(order) is not None
+    assert all(result.ok for result in verify(memory_engine))
+
+
+def test_positions_with_gaps_are_followed_without_waiting_for_the_missing_ones(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    seller(engine)
+    stale = engine.repository.get(StockItem.create_id("TEE", "HN"))
+    engine.receive_stock("TEE", "HN", 1)
+    stale.receive(1, ReceiptReason.CORRECTION)
+    with pytest.raises(IntegrityError):
+        engine.save(stale)  # refused, but it used up a position: a gap in the log
+    position = engine.receive_stock("TEE", "HN", 2)
+    stored = {notification.id for notification in read_log(engine.recorder)}
+    assert position - 1 not in stored and position - 2 in stored
+    views = catch_up(engine, ["stock"])
+    (row,) = views.stock.levels(sku="TEE", warehouse="HN")
+    assert row.on_hand == 13 and views.stock.store.position() == position
+
+
+def test_postgresql_wakes_the_runner_by_notify_when_another_process_writes(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    seller(engine)
+    writer = open_engine(postgres_url)
+    with run_projections(engine, ["stock"]) as views:
+        views.wait(engine.position())
+        time.sleep(1.5)  # idle long enough for polling to have backed off to its longest sleep
+        started = time.monotonic()
+        position = writer.receive_stock("MUG", "HCM", 1)
+        while views.stock.store.position() < position:
+            assert time.monotonic() - started < 1.0, "the runner was not woken by NOTIFY"
+            time.sleep(0.01)
