@@ -17,6 +17,7 @@ from orderflow.adapters.cli.purchasing import purchase_app
 from orderflow.adapters.cli.returns import return_app
 from orderflow.adapters.cli.shipping import shipment_app
 from orderflow.adapters.cli.stock import stock_app
+from orderflow.adapters.cli.views import views_app
 from orderflow.adapters.cli.streams import relay, subscribe
 from orderflow.adapters.settings import load_settings
 from orderflow.errors import OrderflowError
@@ -42,6 +43,7 @@ app.command("subscribe")(subscribe)
 app.command("events")(events_command)
 app.command("history")(history_command)
 app.add_typer(projections_app, name="projections")
+app.add_typer(views_app, name="views")
 
 
 @app.callback()

@@ -121,3 +121,12 @@ def test_projections_run_follows_the_log_and_stops_cleanly_on_sigterm(tmp_path: 
     runner.send_signal(signal.SIGTERM)
     assert runner.wait(20) == 0
     engine.close()
+
+
+def test_the_views_commands_catch_up_and_show_the_board_and_stock(shop: tuple[str, datetime]) -> None:
+    url, _ = shop
+    board = json.loads(ok(url, "views", "board", "--channel", "shopee", "--json"))
+    assert [row["external_id"] for row in board] == ["E2", "E1"]  # newest first
+    assert board[0]["total"] == "99000"  # shipping fee changed to 0
+    stock = json.loads(ok(url, "views", "stock", "--sku", "TEE", "--json"))
+    assert {(r["warehouse"], r["on_hand"], r["reserved"]) for r in stock} == {("HN", 15, 2), ("HCM", 3, 0)}
