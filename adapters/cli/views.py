@@ -6,14 +6,14 @@ running `orderflow projections run`), then prints a table or `--json`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 
 from orderflow.adapters.cli.catalogue import JsonFlag
 from orderflow.adapters.cli.context import engine
-from orderflow.adapters.cli.output import print_json, print_table, reports_errors
+from orderflow.adapters.cli.output import plain, print_json, print_table, reports_errors
 from orderflow.errors import InvalidInputError
 from orderflow.projections import ReadModels, audit, catch_up
 
@@ -25,9 +25,22 @@ def fresh(ctx: typer.Context, *names: str) -> ReadModels:
     return catch_up(engine(ctx), names)
 
 
+def print_data(value: Any) -> None:
+    """JSON of query results (dataclasses, Decimals, and times as ISO strings)."""
+    print_json(_times(plain(value)))
+
+
+def _times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def show(title: str, columns: list[str], rows: list[Any], cells: Any, as_json: bool) -> None:
     if as_json:
-        print_json(rows)
+        print_data(rows)
     else:
         print_table(title, columns, [cells(row) for row in rows])
 
@@ -113,7 +126,7 @@ def cod(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Cash on delivery per carrier: collected, remitted, still owed."""
     rows = fresh(ctx, "shipments").shipments.cod_by_carrier()
     if as_json:
-        return print_json([{**vars(r), "owed": r.owed} for r in rows])
+        return print_data([{**vars(r), "owed": r.owed} for r in rows])
     print_table("COD per carrier", ["carrier", "shipments", "collected", "remitted", "owed"],
                 [(r.carrier, r.shipments, r.collected, r.remitted, r.owed) for r in rows])
 
@@ -146,7 +159,7 @@ def invoices(
     view = fresh(ctx, "invoices").invoices
     rows, totals = view.register(month), view.vat_totals(month)
     if as_json:
-        return print_json({"period": month, "invoices": rows, "vat": [{**vars(t), "gross": t.gross} for t in totals]})
+        return print_data({"period": month, "invoices": rows, "vat": [{**vars(t), "gross": t.gross} for t in totals]})
     print_table(f"Invoices {month}", ["number", "issued", "order", "buyer", "status", "total", "VAT", "replaces",
                                       "replaced by"],
                 [(f"{r.series}-{r.number}", r.issued_at.strftime("%Y-%m-%d"), r.order_reference, r.buyer, r.status,
@@ -176,6 +189,6 @@ def sales(
         raise InvalidInputError("by", f"{unknown[0]!r} is not one of day, sku, channel")
     rows = fresh(ctx, "sales").sales.sales(groups, since, until, sku, channel)
     if as_json:
-        return print_json([{**vars(r), "net": r.net, "margin": r.margin} for r in rows])
+        return print_data([{**vars(r), "net": r.net, "margin": r.margin} for r in rows])
     print_table("Sales", [*groups, "units", "revenue", "VAT", "cost", "margin"],
                 [(*(getattr(r, g) for g in groups), r.quantity, r.revenue, r.vat, r.cost, r.margin) for r in rows])
