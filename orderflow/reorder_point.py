@@ -49,7 +49,7 @@ class ReorderPointCommands(CatalogueCommands):
     def set_reorder_point(
         self, sku: str, warehouse: str, level: int, reorder_quantity: int = 0
     ) -> int:
-        """Alert when a SKU's available units in a warehouse fall to `level` or below; returns the log position."""
+        """Alert when a SKU runs low in a warehouse (available <= `level`); returns the position."""
         code = values.code(sku, "sku")
         self._product_of_sku(code)
         wh = self._warehouse(warehouse).code

@@ -1,4 +1,4 @@
-"""`python -m orderflow.projections DATABASE_URL [VIEW ...]`: keep the views up to date until stopped.
+"""`python -m orderflow.projections DATABASE_URL [VIEW ...]`: keep the views up to date.
 
 The same as `orderflow projections run`, without the CLI's settings layer: for a service that
 runs the read models in a process of their own.
@@ -9,8 +9,9 @@ from __future__ import annotations
 import signal
 import sys
 
-from orderflow import open_engine
 from orderflow.projections.registry import open_read_models
+
+from orderflow import open_engine
 
 
 def main(argv: list[str]) -> int:

@@ -21,14 +21,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic, resolve_topic
-
-from orderflow.errors import InvalidInputError, NotFoundError
-from orderflow.event_log import read_log
-from orderflow.order import Order
 from orderflow.projections.event_times import EventTimes
 from orderflow.projections.registry import open_views
 from orderflow.projections.view import LOCAL_TIME
 from orderflow.projections.words import describe, event_name, fields
+
+from orderflow.errors import InvalidInputError, NotFoundError
+from orderflow.event_log import read_log
+from orderflow.order import Order
 from orderflow.stock_item import StockItem
 
 PAGE = 2000
@@ -64,7 +64,7 @@ def event_topics() -> dict[str, str]:
 
 
 def topics_for(names: Iterable[str]) -> list[str]:
-    """Topics for event names: `Order.Placed`, `Placed` (any aggregate) or `Order` (all its events)."""
+    """Topics of `Order.Placed`, `Placed` (of any aggregate), `Order` (all its events)."""
     known = event_topics()
     topics: list[str] = []
     for name in names:
@@ -72,10 +72,13 @@ def topics_for(names: Iterable[str]) -> list[str]:
         matches = [
             topic
             for qualname, topic in known.items()
-            if wanted.lower() in (qualname.lower(), qualname.split(".")[0].lower(), qualname.split(".")[-1].lower())
+            if wanted.lower()
+            in (qualname.lower(), qualname.split(".")[0].lower(), qualname.split(".")[-1].lower())
         ]
         if not matches:
-            raise InvalidInputError("type", f"no event is called {wanted!r} (e.g. Order.Placed, Placed, Order)")
+            raise InvalidInputError(
+                "type", f"no event is called {wanted!r} (e.g. Order.Placed, Placed, Order)"
+            )
         topics.extend(t for t in matches if t not in topics)
     return topics
 
@@ -88,7 +91,9 @@ def parse_moment(value: str | datetime, field_name: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInputError(field_name, f"{value!r} is not a date (2026-03-01) or date-time (2026-03-01T14:30)") from None
+            raise InvalidInputError(
+                field_name, f"{value!r} is not a date (2026-03-01) or date-time (2026-03-01T14:30)"
+            ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TIME)
 
 
@@ -139,12 +144,17 @@ def events(
 ) -> Iterator[EventRecord]:
     """Stored events in log order, decoded and filtered; `since <= time < before`."""
     for notification in notifications(engine, aggregate, types, after, until, since, before):
-        event = engine.mapper.to_domain_event(notification)
+        event: Any = engine.mapper.to_domain_event(notification)
         if (since and event.timestamp < since) or (before and event.timestamp >= before):
             continue
         yield EventRecord(
-            notification.id, event.timestamp, event.originator_id, event.originator_version,
-            event_name(event), describe(event), fields(event),
+            notification.id,
+            event.timestamp,
+            event.originator_id,
+            event.originator_version,
+            event_name(event),
+            describe(event),
+            fields(event),
         )
 
 
@@ -174,14 +184,21 @@ def json_lines(
 
 
 def _decoded_line(
-    engine: Application[Any], notification: Notification, since: datetime | None, before: datetime | None
+    engine: Application[Any],
+    notification: Notification,
+    since: datetime | None,
+    before: datetime | None,
 ) -> str:
-    event = engine.mapper.to_domain_event(notification)
+    event: Any = engine.mapper.to_domain_event(notification)
     if (since and event.timestamp < since) or (before and event.timestamp >= before):
         return ""
     record = {
-        "position": notification.id, "at": event.timestamp, "aggregate_id": event.originator_id,
-        "version": event.originator_version, "event": event_name(event), "data": fields(event),
+        "position": notification.id,
+        "at": event.timestamp,
+        "aggregate_id": event.originator_id,
+        "version": event.originator_version,
+        "event": event_name(event),
+        "data": fields(event),
     }
     return json.dumps(record, default=_json_value, ensure_ascii=False, separators=(",", ":"))
 
@@ -213,7 +230,9 @@ def _unwrap(match: re.Match[str]) -> str:
     return f'"{UUID(data)}"' if kind == "uuid_hex" else f'"{data}"'
 
 
-def _passthrough(notification: Notification, since: datetime | None, before: datetime | None) -> str | None:
+def _passthrough(
+    notification: Notification, since: datetime | None, before: datetime | None
+) -> str | None:
     """The JSON line straight from the stored state, "" when outside the period, None: decode it."""
     state = notification.state.decode()
     found = STORED.match(state)
@@ -235,7 +254,7 @@ def _passthrough(notification: Notification, since: datetime | None, before: dat
 def _narrow_by_time(
     engine: Application[Any], since: datetime | None, before: datetime | None, after: int, end: int
 ) -> tuple[int, int]:
-    """The positions that can hold events of the period: indexed ones, plus what is not indexed yet."""
+    """Positions that can hold events of the period: indexed ones, plus what is not indexed yet."""
     try:
         (index,) = open_views(engine, [EventTimes.name], create=False)
         assert isinstance(index, EventTimes)
@@ -264,22 +283,32 @@ class History:
 def history(engine: Application[Any], aggregate_id: UUID, at: datetime | None = None) -> History:
     """Every event of an aggregate (up to `at`), and its state as it was then."""
     records: list[EventRecord] = []
-    for event in engine.events.get(aggregate_id):
+    found: Iterable[Any] = engine.events.get(aggregate_id)
+    for event in found:
         if at is not None and event.timestamp > at:
             break
         records.append(
-            EventRecord(0, event.timestamp, aggregate_id, event.originator_version,
-                        event_name(event), describe(event), fields(event))
+            EventRecord(
+                0,
+                event.timestamp,
+                aggregate_id,
+                event.originator_version,
+                event_name(event),
+                describe(event),
+                fields(event),
+            )
         )
     if not records:
         if aggregate_id not in engine.repository:
             raise NotFoundError("aggregate", str(aggregate_id))
         raise InvalidInputError("at", f"{aggregate_id} did not exist yet at {at}")
     try:
-        aggregate = engine.repository.get(aggregate_id, version=records[-1].version)
+        aggregate: Any = engine.repository.get(aggregate_id, version=records[-1].version)
     except AggregateNotFoundError:
         raise NotFoundError("aggregate", str(aggregate_id)) from None
-    return History(aggregate_id, type(aggregate).__name__, aggregate.version, records, state_of(aggregate))
+    return History(
+        aggregate_id, type(aggregate).__name__, aggregate.version, records, state_of(aggregate)
+    )
 
 
 def state_of(aggregate: Any) -> dict[str, Any]:
@@ -314,21 +343,37 @@ def stock_card(engine: Application[Any], sku: str, warehouses: Iterable[str]) ->
     for at, code, event, on_hand, reserved, delta in heapq.merge(*streams, key=lambda m: m[0]):
         totals[code] = on_hand
         yield CardLine(
-            at, code, event_name(event).split(".")[-1], describe(event), max(delta, 0), max(-delta, 0),
-            on_hand, reserved, sum(totals.values()),
+            at,
+            code,
+            event_name(event).split(".")[-1],
+            describe(event),
+            max(delta, 0),
+            max(-delta, 0),
+            on_hand,
+            reserved,
+            sum(totals.values()),
         )
 
 
-def _movements(engine: Application[Any], sku: str, warehouse: str) -> Iterator[tuple[datetime, str, Any, int, int, int]]:
+def _movements(
+    engine: Application[Any], sku: str, warehouse: str
+) -> Iterator[tuple[datetime, str, Any, int, int, int]]:
     item_id = StockItem.create_id(sku, warehouse)
     item: Any = None
     version = 0
     while True:
-        page = list(engine.events.get(item_id, gt=version or None, limit=PAGE))
+        page: list[Any] = list(engine.events.get(item_id, gt=version or None, limit=PAGE))
         for event in page:
             before = item.on_hand if item is not None else 0
             item = event.mutate(item)
-            yield event.timestamp, warehouse, event, item.on_hand, item.reserved, item.on_hand - before
+            yield (
+                event.timestamp,
+                warehouse,
+                event,
+                item.on_hand,
+                item.reserved,
+                item.on_hand - before,
+            )
         if len(page) < PAGE:
             return
         version = page[-1].originator_version

@@ -10,8 +10,8 @@ decoded and checked one by one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from orderflow.projections.sql import Sql, Table
@@ -22,7 +22,7 @@ BLOCK = 256
 
 @dataclass(frozen=True)
 class TimeRange:
-    """Positions `first`..`last` hold the period's events up to `indexed`; after it, look at each."""
+    """`first`..`last` hold the period's events up to position `indexed`; after it, look at each."""
 
     first: int | None
     last: int | None
@@ -35,8 +35,12 @@ class EventTimes(View):
     name = "event_times"
     title = "time index of the event log"
     tables = (
-        Table("blocks", "block int, first_pos int, last_pos int, first_us int, last_us int", key="block",
-              indexes=("last_us",)),
+        Table(
+            "blocks",
+            "block int, first_pos int, last_pos int, first_us int, last_us int",
+            key="block",
+            indexes=("last_us",),
+        ),
     )
     every_event = True  # (apply is its own: no per-event handler)
 
@@ -61,7 +65,9 @@ class EventTimes(View):
         """Where events with since <= time < before lie in the indexed part of the log."""
         low = micros(since) if since else -(2**62)
         high = micros(before) if before else 2**62
-        query = "SELECT MIN(first_pos), MAX(last_pos) FROM {blocks} WHERE last_us >= ? AND first_us < ?"
+        query = (
+            "SELECT MIN(first_pos), MAX(last_pos) FROM {blocks} WHERE last_us >= ? AND first_us < ?"
+        )
         with self.store.reading() as sql:
             indexed = self.store.read_position(sql)
             row = sql.one(self.store.render(query), (low, high))

@@ -1,5 +1,8 @@
 """The order board (by status, channel, day; search) and every order's timeline in words."""
 
+# Event classes made by @event("Name") exist only at run time: mypy cannot see them.
+# mypy: disable-error-code="attr-defined"
+
 from __future__ import annotations
 
 import re
@@ -9,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from orderflow.invoice import Invoice
-from orderflow.order import Order
 from orderflow.projections.sql import Table
 from orderflow.projections.view import Batch, Event, View, events_of, from_micros, local_day, on
 from orderflow.projections.words import describe, event_name
+
+from orderflow.invoice import Invoice
+from orderflow.order import Order
 from orderflow.returns import Return
 from orderflow.shipment import Shipment
 
@@ -68,14 +72,25 @@ class OrderBoard(View):
     tables = (
         Table(
             "orders",
-            "order_id text, channel text, external_id text, status text, fulfilment text, placed_us int, "
+            "order_id text, channel text, external_id text, status text, fulfilment text,"
+            " placed_us int, "
             "day text, buyer_name text, buyer_phone text, units int, total int, paid int, "
             "payment_method text, tracking_number text, updated_us int",
             key="order_id",
-            indexes=("status, placed_us", "channel, placed_us", "day", "external_id", "buyer_phone"),
+            indexes=(
+                "status, placed_us",
+                "channel, placed_us",
+                "day",
+                "external_id",
+                "buyer_phone",
+            ),
         ),
-        Table("tracking_numbers", "tracking_number text, order_id text, shipment_id text", key="tracking_number",
-              indexes=("order_id",)),
+        Table(
+            "tracking_numbers",
+            "tracking_number text, order_id text, shipment_id text",
+            key="tracking_number",
+            indexes=("order_id",),
+        ),
     )
 
     @on(*events_of(Order))
@@ -86,35 +101,71 @@ class OrderBoard(View):
     @staticmethod
     def _put_order(batch: Batch, order: Any) -> None:
         batch.put(
-            "orders", order_id=order.id, channel=order.channel, external_id=order.external_id,
-            status=order.status, fulfilment=order.fulfilment, placed_us=order.created_on,
-            day=local_day(order.created_on), buyer_name=order.buyer.get("name", ""),
+            "orders",
+            order_id=order.id,
+            channel=order.channel,
+            external_id=order.external_id,
+            status=order.status,
+            fulfilment=order.fulfilment,
+            placed_us=order.created_on,
+            day=local_day(order.created_on),
+            buyer_name=order.buyer.get("name", ""),
             buyer_phone=phone_digits(order.buyer.get("phone", "")),
-            units=sum(int(line["quantity"]) for line in order.lines), total=order.total,
-            paid=order.paid, payment_method=order.payment_method, updated_us=order.modified_on,
+            units=sum(int(line["quantity"]) for line in order.lines),
+            total=order.total,
+            paid=order.paid,
+            payment_method=order.payment_method,
+            updated_us=order.modified_on,
         )
 
     @on(Shipment.Booked)
     def shipment_booked(self, batch: Batch, event: Event) -> None:
         shipment = batch.state(event)
-        batch.put("tracking_numbers", tracking_number=shipment.tracking_number, order_id=shipment.order_id,
-                  shipment_id=shipment.id)
+        batch.put(
+            "tracking_numbers",
+            tracking_number=shipment.tracking_number,
+            order_id=shipment.order_id,
+            shipment_id=shipment.id,
+        )
         batch.put("orders", order_id=shipment.order_id, tracking_number=shipment.tracking_number)
 
     # queries ------------------------------------------------------------------------------
     def _rows(self, where: str, params: list[Any], limit: int, offset: int = 0) -> list[OrderRow]:
-        sql = f"SELECT {ORDER_COLUMNS} FROM {{orders}}{where} ORDER BY placed_us DESC, order_id LIMIT ? OFFSET ?"
+        sql = (
+            f"SELECT {ORDER_COLUMNS} FROM {{orders}}{where}"
+            " ORDER BY placed_us DESC, order_id LIMIT ? OFFSET ?"
+        )
         return [
-            OrderRow(UUID(r[0]), f"{r[1]}/{r[2]}", r[1], r[2], r[3], r[4], from_micros(r[5]), r[6], r[7], r[8],
-                     int(r[9]), Decimal(r[10]), Decimal(r[11]), r[12], r[13])
+            OrderRow(
+                UUID(r[0]),
+                f"{r[1]}/{r[2]}",
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                from_micros(r[5]),
+                r[6],
+                r[7],
+                r[8],
+                int(r[9]),
+                Decimal(r[10]),
+                Decimal(r[11]),
+                r[12],
+                r[13],
+            )
             for r in self.query(sql, [*params, limit, offset])
         ]
 
     def board(
-        self, status: str | None = None, channel: str | None = None, day: str | None = None,
-        fulfilment: str | None = None, limit: int = 100, offset: int = 0,
+        self,
+        status: str | None = None,
+        channel: str | None = None,
+        day: str | None = None,
+        fulfilment: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[OrderRow]:
-        """Orders, newest first, optionally of one status, channel, fulfilment state or day (YYYY-MM-DD)."""
+        """Orders, newest first, perhaps of one status, channel, fulfilment or day (YYYY-MM-DD)."""
         filters = {"status": status, "channel": channel, "day": day, "fulfilment": fulfilment}
         chosen = {k: v.lower() if k != "day" else v for k, v in filters.items() if v}
         where = " WHERE " + " AND ".join(f"{k} = ?" for k in chosen) if chosen else ""
@@ -123,8 +174,14 @@ class OrderBoard(View):
     def counts(self, day: str | None = None) -> list[BoardCount]:
         """How many orders (and how much money) per status and channel."""
         where = " WHERE day = ?" if day else ""
-        sql = f"SELECT status, channel, COUNT(*), SUM(total) FROM {{orders}}{where} GROUP BY status, channel ORDER BY status, channel"
-        return [BoardCount(s, c, int(n), Decimal(t or 0)) for s, c, n, t in self.query(sql, [day] if day else [])]
+        sql = (
+            f"SELECT status, channel, COUNT(*), SUM(total) FROM {{orders}}{where}"
+            " GROUP BY status, channel ORDER BY status, channel"
+        )
+        return [
+            BoardCount(s, c, int(n), Decimal(t or 0))
+            for s, c, n, t in self.query(sql, [day] if day else [])
+        ]
 
     def search(self, text: str, limit: int = 50) -> list[OrderRow]:
         """Orders whose external id, buyer phone or tracking number is `text`."""
@@ -133,7 +190,10 @@ class OrderBoard(View):
         if phone := phone_digits(term):
             found += self._rows(" WHERE buyer_phone = ?", [phone], limit)
         found += self._rows(
-            " WHERE order_id IN (SELECT order_id FROM {tracking_numbers} WHERE tracking_number = ?)", [term.upper()], limit
+            " WHERE order_id IN (SELECT order_id FROM {tracking_numbers} WHERE tracking_number ="
+            " ?)",
+            [term.upper()],
+            limit,
         )
         unique = {row.id: row for row in found}
         return list(unique.values())[:limit]
@@ -159,7 +219,13 @@ class OrderTimeline(View):
 
     name = "timeline"
     title = "every event of an order in human words"
-    tables = (Table("entries", "order_id text, pos int, at_us int, event text, text text", key="order_id, pos"),)
+    tables = (
+        Table(
+            "entries",
+            "order_id text, pos int, at_us int, event text, text text",
+            key="order_id, pos",
+        ),
+    )
 
     @on(*events_of(Order))
     def order_event(self, batch: Batch, event: Event) -> None:
@@ -171,11 +237,19 @@ class OrderTimeline(View):
 
     @staticmethod
     def _entry(batch: Batch, event: Event, order_id: Any) -> None:
-        batch.append("entries", order_id=str(order_id), pos=batch.position, at_us=event.timestamp,
-                     event=event_name(event), text=describe(event))
+        batch.append(
+            "entries",
+            order_id=str(order_id),
+            pos=batch.position,
+            at_us=event.timestamp,
+            event=event_name(event),
+            text=describe(event),
+        )
 
     def of(self, order_id: UUID) -> list[TimelineEntry]:
         """The order's events, oldest first."""
-        rows = self.query("SELECT pos, at_us, event, text FROM {entries} WHERE order_id = ? ORDER BY pos",
-                          [str(order_id)])
+        rows = self.query(
+            "SELECT pos, at_us, event, text FROM {entries} WHERE order_id = ? ORDER BY pos",
+            [str(order_id)],
+        )
         return [TimelineEntry(int(p), from_micros(a), e, t) for p, a, e, t in rows]

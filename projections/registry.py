@@ -35,7 +35,7 @@ VIEWS: tuple[type[View], ...] = (
 
 
 def view_classes(names: Iterable[str] | None = None) -> list[type[View]]:
-    """The view classes with these names (all when None), or InvalidInputError naming the unknown one."""
+    """The view classes with these names (all when None); InvalidInputError names an unknown one."""
     if names is None:
         return list(VIEWS)
     known = {cls.name: cls for cls in VIEWS}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 
 from eventsourcing.application import Application
@@ -55,7 +55,9 @@ class Runner:
         self.states = States(engine.repository)
         for view in self.views:
             view.states = self.states  # each event folded once, whichever views use the state
-        self._folded_topics = frozenset(get_topic(c) for view in self.views for c in view.followed_events())
+        self._folded_topics = frozenset(
+            get_topic(c) for view in self.views for c in view.followed_events()
+        )
         self._done: dict[str, int] = {}
         self._pending: list[Notification] = []
         self._seen = 0
@@ -71,7 +73,7 @@ class Runner:
         return {view.store.name: view.store.position() for view in self.views}
 
     def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
-        """Apply every event up to `until` (default: the newest now); returns the lowest view position."""
+        """Apply the events up to `until` (default: the newest now); returns the lowest position."""
         if self._thread is not None:
             raise RuntimeError("the runner is following the log in a thread; use wait()")
         self._load_positions()

@@ -7,6 +7,9 @@ resellable (damaged goods keep their cost: that is the loss). Cost is the SKU's 
 when the order was placed. Margin = revenue net of VAT - cost.
 """
 
+# Event classes made by @event("Name") exist only at run time: mypy cannot see them.
+# mypy: disable-error-code="attr-defined"
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,11 +17,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from orderflow.projections.sql import Table
+from orderflow.projections.view import Batch, Event, View, local_day, on
+
 from orderflow import values
 from orderflow.order import Order
 from orderflow.product import Product
-from orderflow.projections.sql import Table
-from orderflow.projections.view import Batch, Event, View, local_day, on
 from orderflow.returns import Return
 
 GROUPS = ("day", "sku", "channel")
@@ -53,7 +57,8 @@ class SalesView(View):
     tables = (
         Table(
             "lines",
-            "source_id text, sku text, day text, channel text, quantity int, revenue int, vat int, cost int",
+            "source_id text, sku text, day text, channel text, quantity int, revenue int, vat"
+            " int, cost int",
             key="source_id, sku",
             indexes=("day", "sku, day", "channel, day"),
         ),
@@ -95,8 +100,17 @@ class SalesView(View):
         for line in order.lines:
             quantity, gross = int(line["quantity"]), line["quantity"] * Decimal(line["unit_price"])
             net = values.net_of_vat(gross, values.VatRate(line["vat_rate"]))
-            batch.put("lines", source_id=order.id, sku=line["sku"], day=day, channel=order.channel,
-                      quantity=quantity, revenue=gross, vat=gross - net, cost=quantity * costs[line["sku"]])
+            batch.put(
+                "lines",
+                source_id=order.id,
+                sku=line["sku"],
+                day=day,
+                channel=order.channel,
+                quantity=quantity,
+                revenue=gross,
+                vat=gross - net,
+                cost=quantity * costs[line["sku"]],
+            )
 
     @on(Return.Received)
     def goods_returned(self, batch: Batch, event: Event) -> None:
@@ -112,27 +126,46 @@ class SalesView(View):
         for line in returned.lines:
             quantity, gross = int(line["quantity"]), line["quantity"] * Decimal(line["unit_price"])
             sold = batch.get("lines", source_id=returned.order_id, sku=line["sku"])
-            share = Decimal(sold["vat"]) / Decimal(sold["revenue"]) if sold and sold["revenue"] else Decimal(0)
+            share = (
+                Decimal(sold["vat"]) / Decimal(sold["revenue"])
+                if sold and sold["revenue"]
+                else Decimal(0)
+            )
             cost = quantity * costs[line["sku"]] if line.get("condition") == "resellable" else 0
-            sums = per_sku.setdefault(line["sku"], {"quantity": 0, "revenue": 0, "vat": 0, "cost": 0})
+            sums = per_sku.setdefault(
+                line["sku"], {"quantity": 0, "revenue": 0, "vat": 0, "cost": 0}
+            )
             vat = values.round_vnd(gross * share)
-            for key, value in (("quantity", quantity), ("revenue", gross), ("vat", vat), ("cost", cost)):
+            for key, value in (
+                ("quantity", quantity),
+                ("revenue", gross),
+                ("vat", vat),
+                ("cost", cost),
+            ):
                 sums[key] -= value
         for sku, sums in per_sku.items():
             batch.put("lines", source_id=returned.id, sku=sku, day=day, channel=channel, **sums)
 
     # queries ------------------------------------------------------------------------------
     def sales(
-        self, by: Sequence[str] = GROUPS, since: str | None = None, until: str | None = None,
-        sku: str | None = None, channel: str | None = None,
+        self,
+        by: Sequence[str] = GROUPS,
+        since: str | None = None,
+        until: str | None = None,
+        sku: str | None = None,
+        channel: str | None = None,
     ) -> list[SalesRow]:
         """Sales grouped by any of day, sku, channel; days are YYYY-MM-DD, `until` included."""
         groups = [g for g in GROUPS if g in by]
         if len(groups) != len(set(by)):
             raise ValueError(f"group by any of {GROUPS}, got {list(by)}")
         where, params = [], []
-        for clause, value in (("day >= ?", since), ("day <= ?", until), ("sku = ?", sku and sku.upper()),
-                              ("channel = ?", channel and channel.lower())):
+        for clause, value in (
+            ("day >= ?", since),
+            ("day <= ?", until),
+            ("sku = ?", sku and sku.upper()),
+            ("channel = ?", channel and channel.lower()),
+        ):
             if value:
                 where.append(clause)
                 params.append(value)
@@ -146,9 +179,18 @@ class SalesView(View):
         result = []
         for row in rows:
             named = dict(zip(groups, row, strict=False))
-            quantity, revenue, vat, cost = row[len(groups):]
+            quantity, revenue, vat, cost = row[len(groups) :]
             if quantity is None:
                 continue
-            result.append(SalesRow(named.get("day", ""), named.get("sku", ""), named.get("channel", ""),
-                                   int(quantity), Decimal(revenue), Decimal(vat), Decimal(cost)))
+            result.append(
+                SalesRow(
+                    named.get("day", ""),
+                    named.get("sku", ""),
+                    named.get("channel", ""),
+                    int(quantity),
+                    Decimal(revenue),
+                    Decimal(vat),
+                    Decimal(cost),
+                )
+            )
         return result

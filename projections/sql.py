@@ -93,7 +93,8 @@ class BoundTable:
         }
         columns = ", ".join(f"{n} {kinds[t]}" for n, t in self.table.column_types.items())
         statements = [
-            f"CREATE TABLE IF NOT EXISTS {self.qualified} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"
+            f"CREATE TABLE IF NOT EXISTS {self.qualified} ({columns},"
+            f" PRIMARY KEY ({', '.join(self.key)}))"
         ]
         for i, index in enumerate(self.table.indexes):
             name = f"{self.real_name}_ix{i}"
@@ -109,7 +110,9 @@ class BoundTable:
         into = f"{self.qualified} AS {alias}" if alias else self.qualified
         if self.dialect.arrays:
             types = self.table.column_types
-            arrays = ", ".join(f"%s::{'text' if types[c] == 'text' else 'bigint'}[]" for c in columns)
+            arrays = ", ".join(
+                f"%s::{'text' if types[c] == 'text' else 'bigint'}[]" for c in columns
+            )
             source = f"SELECT * FROM unnest({arrays})"
         else:
             source = f"VALUES ({', '.join([self.dialect.placeholder] * len(columns))})"
@@ -123,15 +126,19 @@ class BoundTable:
         return f"{self.insert(columns)} ON CONFLICT ({', '.join(self.key)}) {conflict}"
 
     def fold(self, op: str, columns: Sequence[str]) -> str:
-        """Insert rows, or combine these numeric columns with existing ones: add, least, greatest."""
+        """Insert rows, or combine these numbers with existing ones: add, least, greatest."""
         rest = [c for c in columns if c not in self.key]
-        combine = {"add": "x.{0} + excluded.{0}", "least": self.dialect.least + "(x.{0}, excluded.{0})",
-                   "greatest": self.dialect.greatest + "(x.{0}, excluded.{0})"}[op]
+        combine = {
+            "add": "x.{0} + excluded.{0}",
+            "least": self.dialect.least + "(x.{0}, excluded.{0})",
+            "greatest": self.dialect.greatest + "(x.{0}, excluded.{0})",
+        }[op]
         action = ", ".join(f"{c} = " + combine.format(c) for c in rest)
-        return f"{self.insert(columns, alias='x')} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {action}"
+        conflict = f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {action}"
+        return f"{self.insert(columns, alias='x')} {conflict}"
 
     def delete_many(self, columns: Sequence[str]) -> str:
-        """DELETE of many rows at once: by one column's values (`= ANY` of an array on PostgreSQL)."""
+        """DELETE of many rows at once by one column's values (`= ANY` an array on PostgreSQL)."""
         if self.dialect.arrays and len(columns) == 1:
             kind = "text" if self.table.column_types[columns[0]] == "text" else "bigint"
             return f"DELETE FROM {self.qualified} WHERE {columns[0]} = ANY(%s::{kind}[])"

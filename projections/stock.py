@@ -1,5 +1,8 @@
 """Stock per warehouse per SKU: on hand, reserved, available, incoming, and low-stock alerts."""
 
+# Event classes made by @event("Name") exist only at run time: mypy cannot see them.
+# mypy: disable-error-code="attr-defined"
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +14,6 @@ from orderflow.projections.view import Batch, Event, View, events_of, on
 from orderflow.purchase_order import OPEN, PurchaseOrder
 from orderflow.reorder_point import ReorderPoint
 from orderflow.stock_item import StockItem
-
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,17 @@ class StockView(View):
     @on(*events_of(StockItem))
     def stock_moved(self, batch: Batch, event: Event) -> None:
         item = batch.state(event)
-        batch.later(item.id, lambda: batch.put(
-            "levels", sku=item.sku, warehouse=item.warehouse, on_hand=item.on_hand,
-            reserved=item.reserved, updated_us=item.modified_on,
-        ))
+        batch.later(
+            item.id,
+            lambda: batch.put(
+                "levels",
+                sku=item.sku,
+                warehouse=item.warehouse,
+                on_hand=item.on_hand,
+                reserved=item.reserved,
+                updated_us=item.modified_on,
+            ),
+        )
 
     @on(ReorderPoint.Set, ReorderPoint.Changed)
     def reorder_point_set(self, batch: Batch, event: Event) -> None:
@@ -109,8 +118,10 @@ class StockView(View):
 
     # queries ------------------------------------------------------------------------------
     SELECT = (
-        "SELECT l.sku, l.warehouse, l.on_hand, l.reserved, COALESCE(i.quantity, 0), l.reorder_level,"
-        " l.reorder_quantity FROM {levels} l LEFT JOIN (SELECT sku, warehouse, SUM(quantity) AS quantity"
+        "SELECT l.sku, l.warehouse, l.on_hand, l.reserved, COALESCE(i.quantity, 0),"
+        " l.reorder_level,"
+        " l.reorder_quantity FROM {levels} l LEFT JOIN (SELECT sku, warehouse, SUM(quantity) AS"
+        " quantity"
         " FROM {incoming} GROUP BY sku, warehouse) i ON i.sku = l.sku AND i.warehouse = l.warehouse"
     )
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-import zlib
 import weakref
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import uuid4
@@ -63,7 +63,9 @@ class ViewStore(TrackingRecorder):
         self.dialect = dialect
         self.tracking_table_name = f"{prefix}_{name}_tracking"
         if any(t.name == "tracking" for t in tables):
-            raise ValueError(f"view {name}: 'tracking' is the name of its position table; pick another")
+            raise ValueError(
+                f"view {name}: 'tracking' is the name of its position table; pick another"
+            )
         self.tables = {t.name: BoundTable(t, f"{prefix}_{name}_{t.name}", dialect) for t in tables}
 
     @property
@@ -88,21 +90,28 @@ class ViewStore(TrackingRecorder):
         mark = self.dialect.placeholder
         sql = Sql(c, self.dialect)
         stored = sql.one(
-            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = {mark}", (SCHEMA,)
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = {mark}",
+            (SCHEMA,),
         )
         if stored is not None and stored[0] != self.schema_fingerprint():
             for table in self.tables.values():  # the definition changed: start again from zero
                 sql.execute(table.drop())
-            sql.execute(f"DELETE FROM {self.tracking_table} WHERE application_name = {mark}", (self.application_name,))
+            sql.execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name = {mark}",
+                (self.application_name,),
+            )
         for table in self.tables.values():
             for statement in table.create():
                 sql.execute(statement)
         upsert = (
-            f"INSERT INTO {self.tracking_table} VALUES ({mark}, {mark}) ON CONFLICT (application_name) "
+            f"INSERT INTO {self.tracking_table} VALUES ({mark}, {mark})"
+            " ON CONFLICT (application_name) "
         )
         sql.execute(upsert + "DO NOTHING", (self.application_name, 0))
-        sql.execute(upsert + "DO UPDATE SET notification_id = excluded.notification_id",
-                    (SCHEMA, self.schema_fingerprint()))
+        sql.execute(
+            upsert + "DO UPDATE SET notification_id = excluded.notification_id",
+            (SCHEMA, self.schema_fingerprint()),
+        )
 
     def is_current(self) -> bool:
         """The tables exist as this code defines them (nothing to create or rebuild)."""
@@ -121,7 +130,7 @@ class ViewStore(TrackingRecorder):
             if self.is_current():
                 return
             try:
-                self.create_table()
+                self.create_table()  # type: ignore[attr-defined]  # the library recorder's
                 return
             except PersistenceError:  # e.g. "tuple concurrently updated" when two create at once
                 if attempt == attempts - 1:

@@ -90,7 +90,11 @@ def _column_value(value: Any) -> Any:
 
 
 PLAIN = frozenset({str, int})
-FOLDS: dict[str, Callable[[Any, Any], Any]] = {"add": lambda a, b: a + b, "least": min, "greatest": max}
+FOLDS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: a + b,
+    "least": min,
+    "greatest": max,
+}
 
 
 class States:
@@ -190,15 +194,18 @@ class Batch:
         self._rows.setdefault(table, {})[self._key(table, self._clean(key))] = (True, {})
 
     def delete_where(self, table: str, **where: Any) -> None:
-        """Remove every row with these values of leading key columns (e.g. all lines of one order)."""
+        """Remove every row with these leading key column values (e.g. all lines of one order)."""
         bound = self.view.store.tables[table]
         where = self._clean(where)
         if tuple(where) != bound.key[: len(where)]:
-            raise ValueError(f"view {self.view.name}.{table}: delete_where takes leading key columns")
+            raise ValueError(
+                f"view {self.view.name}.{table}: delete_where takes leading key columns"
+            )
         prefix = tuple(where.values())
         size = len(prefix)
         folds = [rows for (name, _), rows in self._folds.items() if name == table]
-        for pending in (self._rows.get(table, {}), *folds):
+        pending_rows: list[dict[tuple[Any, ...], Any]] = [self._rows.get(table, {}), *folds]
+        for pending in pending_rows:
             for key in [k for k in pending if k[:size] == prefix]:
                 del pending[key]
         self._deletes.setdefault(table, []).append(where)
@@ -269,7 +276,9 @@ class View:
     title: ClassVar[str] = ""
     tables: ClassVar[tuple[Table, ...]] = ()
     every_event: ClassVar[bool] = False  # handle events of every topic (handler: `on_any`)
-    follows: ClassVar[tuple[type, ...]] = ()  # aggregates whose state `batch.state` must keep up with
+    follows: ClassVar[
+        tuple[type, ...]
+    ] = ()  # aggregates whose state `batch.state` must keep up with
     _topics: ClassVar[frozenset[str]]
     handlers: ClassVar[dict[type, str]] = {}
     state_cache_size: ClassVar[int] = 2000
@@ -311,11 +320,12 @@ class View:
     def forget(self) -> None:
         """Drop what the view remembers of its committed rows (a batch failed, or another
         process changed the view): the next batch reads them again."""
+
     def on_any(self, batch: Batch, event: Event) -> None:
         """Called for every event when `every_event` is set."""
 
     def apply(self, sql: Sql, events: Sequence[tuple[int, Event]]) -> None:
-        """Apply decoded events (position, event) in order, then flush (inside `sql`'s transaction)."""
+        """Apply decoded (position, event) pairs in order, then flush (in `sql`'s transaction)."""
         batch = Batch(self, sql)
         followed = self.follows
         for position, event in events:

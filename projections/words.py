@@ -1,5 +1,8 @@
 """Every event in human words, for order timelines, histories and the audit CLI."""
 
+# Event classes made by @event("Name") exist only at run time: mypy cannot see them.
+# mypy: disable-error-code="attr-defined"
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -77,9 +80,15 @@ WORDS: dict[type, Words] = {
     Order.Backordered: lambda e: f"{e.quantity} x {e.sku} waiting for stock (backordered)",
     Order.BackorderReduced: lambda e: f"{e.quantity} x {e.sku} no longer waiting for stock",
     Order.LinesChanged: lambda e: f"Lines changed to {units(e.lines)}",
-    Order.BuyerChanged: lambda e: f"Buyer changed to {e.buyer.get('name', '')} ({e.buyer.get('phone', '')})",
-    Order.AddressChanged: lambda e: "Delivery address changed to "
-    + ", ".join(e.address[k] for k in ("street", "ward", "district", "province") if e.address.get(k)),
+    Order.BuyerChanged: lambda e: (
+        f"Buyer changed to {e.buyer.get('name', '')} ({e.buyer.get('phone', '')})"
+    ),
+    Order.AddressChanged: lambda e: (
+        "Delivery address changed to "
+        + ", ".join(
+            e.address[k] for k in ("street", "ward", "district", "province") if e.address.get(k)
+        )
+    ),
     Order.ShippingFeeChanged: lambda e: f"Shipping fee changed to {vnd(e.shipping_fee)}",
     Order.Cancelled: lambda e: f"Cancelled: {e.reason}",
     Order.Packed: lambda e: f"Packed into shipment {short(e.shipment_id)}",
@@ -91,9 +100,13 @@ WORDS: dict[type, Words] = {
     Order.InvoiceLinked: lambda e: f"Invoice {short(e.invoice_id)} requested",
     Order.ReturnLinked: lambda e: f"Return {short(e.return_id)} received",
     Order.PaymentRecorded: _payment,
-    Order.RefundRecorded: lambda e: f"Refunded {vnd(e.amount)}" + (f" (ref {e.reference})" if e.reference else ""),
+    Order.RefundRecorded: lambda e: (
+        f"Refunded {vnd(e.amount)}" + (f" (ref {e.reference})" if e.reference else "")
+    ),
     Order.Completed: lambda e: "Completed: delivered and paid",
-    Shipment.Requested: lambda e: f"Shipment requested with {e.carrier} ({e.service}), COD {vnd(e.cod_amount)}",
+    Shipment.Requested: lambda e: (
+        f"Shipment requested with {e.carrier} ({e.service}), COD {vnd(e.cod_amount)}"
+    ),
     Shipment.Booked: lambda e: f"Booked with tracking number {e.tracking_number}, fee {vnd(e.fee)}",
     Shipment.Cancelled: lambda e: f"Shipment cancelled: {e.reason}",
     Shipment.PickedUp: _carrier("picked up"),
@@ -111,7 +124,9 @@ WORDS: dict[type, Words] = {
     Invoice.Issued: lambda e: f"Invoice {e.series}-{e.number} issued",
     Invoice.Replaced: lambda e: f"Invoice replaced by {short(e.by)}: {e.reason}",
     Invoice.Adjusted: lambda e: f"Invoice adjusted by {short(e.by)}",
-    Return.Received: lambda e: f"Goods returned: {units(e.lines)}" + (f" ({e.reason})" if e.reason else ""),
+    Return.Received: lambda e: (
+        f"Goods returned: {units(e.lines)}" + (f" ({e.reason})" if e.reason else "")
+    ),
     Return.Refunded: lambda e: f"Return refunded {vnd(e.amount)}",
     Return.InvoiceCorrected: lambda e: f"Invoice corrected by {short(e.invoice_id)}",
     Return.Exchanged: lambda e: f"Exchanged for order {short(e.order_id)} (credit {vnd(e.credit)})",
@@ -122,13 +137,18 @@ WORDS: dict[type, Words] = {
     StockItem.Shipped: lambda e: f"Shipped {e.quantity} for order {short(e.order_id)}",
     StockItem.Restocked: lambda e: f"Restocked {e.quantity} returned units",
     StockItem.WrittenOff: lambda e: f"Wrote off {e.quantity}: {e.reason}",
-    StockItem.Counted: lambda e: f"Counted {e.counted} (system {e.expected}, difference {e.difference:+d})",
+    StockItem.Counted: lambda e: (
+        f"Counted {e.counted} (system {e.expected}, difference {e.difference:+d})"
+    ),
     StockItem.TransferredOut: lambda e: f"Moved {e.quantity} to {e.to_warehouse}",
     StockItem.TransferredIn: lambda e: f"Moved {e.quantity} in from {e.from_warehouse}",
-    PurchaseOrder.Drafted: lambda e: f"Purchase order drafted for {e.supplier} into {e.warehouse}: {units(e.lines)}",
+    PurchaseOrder.Drafted: lambda e: (
+        f"Purchase order drafted for {e.supplier} into {e.warehouse}: {units(e.lines)}"
+    ),
     PurchaseOrder.Confirmed: lambda e: "Purchase order sent to the supplier",
-    PurchaseOrder.GoodsReceived: lambda e: f"Goods receipt {e.number}: "
-    + ", ".join(f"{q} x {sku}" for sku, q in e.quantities.items()),
+    PurchaseOrder.GoodsReceived: lambda e: (
+        f"Goods receipt {e.number}: " + ", ".join(f"{q} x {sku}" for sku, q in e.quantities.items())
+    ),
     PurchaseOrder.RemainderCancelled: lambda e: f"Rest of the purchase order cancelled: {e.reason}",
     ReorderPoint.Set: lambda e: f"Reorder point of {e.sku} in {e.warehouse} set to {e.level}",
     ReorderPoint.Changed: lambda e: f"Reorder point changed to {e.level}",
@@ -140,5 +160,7 @@ def describe(event: Event) -> str:
     words = WORDS.get(type(event))
     if words is not None:
         return words(event)
-    data = ", ".join(f"{k}={v}" for k, v in fields(event).items() if isinstance(v, str | int | Decimal))
+    data = ", ".join(
+        f"{k}={v}" for k, v in fields(event).items() if isinstance(v, str | int | Decimal)
+    )
     return f"{event_name(event)}" + (f": {data}" if data else "")

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -44,13 +43,17 @@ def set_up(engine: Any) -> None:
     engine.register_warehouse("HCM", "Kho Sai Gon", kind="secondary")
     for n in range(SKUS):
         engine.register_product(
-            f"P{n:03d}", f"Product {n}", cost_price=50_000 + n * 1000, sale_price=99_000 + n * 2000,
-            vat_rate="10" if n % 3 else "8", initial_stock={f"P{n:03d}": {"HN": 1000, "HCM": 1000}},
+            f"P{n:03d}",
+            f"Product {n}",
+            cost_price=50_000 + n * 1000,
+            sale_price=99_000 + n * 2000,
+            vat_rate="10" if n % 3 else "8",
+            initial_stock={f"P{n:03d}": {"HN": 1000, "HCM": 1000}},
         )
 
 
 def generate(engine: Any, until: int, seed: int = 7) -> int:
-    """Append orders (with reservations, receipts, some cancellations) until the log reaches `until`."""
+    """Append orders (reservations, receipts, some cancellations) until the log reaches `until`."""
     from orderflow.order import Order
     from orderflow.stock_item import ReceiptReason, StockItem
 
@@ -73,8 +76,19 @@ def generate(engine: Any, until: int, seed: int = 7) -> int:
             sku, warehouse = f"P{rng.randrange(SKUS):03d}", rng.choice(("HN", "HCM"))
             quantity = rng.randint(1, 3)
             order = Order.place(
-                rng.choice(("shopee", "lazada", "tiktok", "web")), f"B{serial}", BUYER, ADDRESS,
-                [{"sku": sku, "name": sku, "quantity": quantity, "unit_price": 99_000, "vat_rate": "10"}],
+                rng.choice(("shopee", "lazada", "tiktok", "web")),
+                f"B{serial}",
+                BUYER,
+                ADDRESS,
+                [
+                    {
+                        "sku": sku,
+                        "name": sku,
+                        "quantity": quantity,
+                        "unit_price": 99_000,
+                        "vat_rate": "10",
+                    }
+                ],
                 shipping_fee=30_000,
             )
             stock = item(sku, warehouse)
@@ -97,9 +111,12 @@ def in_child(argv: list[str], stdout: Any = subprocess.DEVNULL) -> dict[str, flo
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
         "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        " code)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True
+    )
     seconds, peak_kb, code = out.stdout.split()
     if code != "0":
         raise RuntimeError(f"{argv} exited with {code}")
@@ -117,7 +134,9 @@ def measure_rebuild(url: str) -> dict[str, float]:
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'seconds': seconds, 'peak_mb': peak, 'events': engine.position()}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
+    )
     result: dict[str, float] = json.loads(out.stdout)
     result["events_per_s"] = result["events"] / result["seconds"]
     return result
@@ -141,8 +160,10 @@ def measure_raw_read(url: str, events: int) -> dict[str, float]:
     with psycopg.connect(url) as conn:
         while True:
             rows = conn.execute(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM orderflow_events"
-                " WHERE notification_id > %s ORDER BY notification_id LIMIT 2000", (last,)
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM"
+                " orderflow_events"
+                " WHERE notification_id > %s ORDER BY notification_id LIMIT 2000",
+                (last,),
             ).fetchall()
             if not rows:
                 break
@@ -153,17 +174,20 @@ def measure_raw_read(url: str, events: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", help="an existing, empty PostgreSQL database to fill (kept)")
     parser.add_argument("--checkpoints", default="250000,1000000", help="log sizes to measure at")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from orderflow import open_engine
     from orderflow.adapters.bench.stores import fresh_postgres
 
+    from orderflow import open_engine
+
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
-    results = []
+    results: list[dict[str, Any]] = []
     with nullcontext(args.url) if args.url else fresh_postgres("replay") as url:
         engine = open_engine(url)
         for target in checkpoints:
@@ -171,17 +195,18 @@ def main() -> None:
             events = generate(engine, target)
             generated = time.perf_counter() - started
             print(f"log at {events:,} events (generated in {generated:.0f} s)", flush=True)
-            row = {
-                "events": events,
+            measured = {
                 "rebuild": measure_rebuild(url),
                 "export": measure_export(url, events),
                 "raw_read": measure_raw_read(url, events),
             }
-            results.append(row)
-            for name in ("rebuild", "export", "raw_read"):
-                r = row[name]
+            results.append({"events": events, **measured})
+            for name, r in measured.items():
                 peak = f", peak {r['peak_mb']:.0f} MB" if "peak_mb" in r else ""
-                print(f"  {name:8s} {r['events_per_s']:>9,.0f} events/s ({r['seconds']:.1f} s{peak})", flush=True)
+                print(
+                    f"  {name:8s} {r['events_per_s']:>9,.0f} events/s ({r['seconds']:.1f} s{peak})",
+                    flush=True,
+                )
         engine.close()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

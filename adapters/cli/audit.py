@@ -17,16 +17,24 @@ from typing import Annotated, Any, TextIO
 from uuid import UUID
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from orderflow.adapters.cli.catalogue import JsonFlag
 from orderflow.adapters.cli.context import engine
-from orderflow.adapters.cli.output import console, err_console, fail, print_fields, print_table, reports_errors, vnd
+from orderflow.adapters.cli.output import (
+    console,
+    err_console,
+    fail,
+    print_fields,
+    print_table,
+    reports_errors,
+    vnd,
+)
 from orderflow.adapters.cli.stock import stock_app
-from orderflow.errors import InvalidInputError
 from orderflow.projections import admin, audit
 from orderflow.projections.registry import VIEWS, open_read_models
 from orderflow.projections.view import LOCAL_TIME
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from orderflow.errors import InvalidInputError
 
 projections_app = typer.Typer(
     help="Read models: status, rebuild, verify, run.", no_args_is_help=True
@@ -61,7 +69,9 @@ class Lines:
         parts = []
         for (_, width), cell in zip(self.columns, cells, strict=True):
             text = vnd(cell) if isinstance(cell, Decimal) else str(cell)
-            parts.append(text.rjust(width) if width > 0 else text.ljust(-width) if width < 0 else text)
+            parts.append(
+                text.rjust(width) if width > 0 else text.ljust(-width) if width < 0 else text
+            )
         self.buffer.append("  ".join(parts).rstrip())
         if len(self.buffer) >= 500:
             self.flush()
@@ -77,15 +87,26 @@ def local(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M:%S")
 
 
-# orderflow events ----------------------------------------------------------------------------------
+# orderflow events --------------------------------------------------------------------------
 @reports_errors
 def events_command(
     ctx: typer.Context,
-    aggregate: Annotated[str | None, typer.Option("--aggregate", "-a", help="An aggregate id, or an order as channel/external-id")] = None,
-    types: Annotated[list[str] | None, typer.Option("--type", "-t", help="Order.Placed, Placed or Order (repeatable)")] = None,
+    aggregate: Annotated[
+        str | None,
+        typer.Option(
+            "--aggregate", "-a", help="An aggregate id, or an order as channel/external-id"
+        ),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="Order.Placed, Placed or Order (repeatable)"),
+    ] = None,
     after: Annotated[int, typer.Option(help="Only positions after this one")] = 0,
     until: Annotated[int | None, typer.Option(help="Only positions up to this one")] = None,
-    since: Annotated[str | None, typer.Option(help="From this time on (ISO; Vietnam time unless a zone is given)")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="From this time on (ISO; Vietnam time unless a zone is given)"),
+    ] = None,
     before: Annotated[str | None, typer.Option(help="Before this time (ISO)")] = None,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
@@ -94,7 +115,7 @@ def events_command(
     if after < 0 or (until is not None and until < 0) or (limit is not None and limit < 0):
         raise InvalidInputError("position", "positions and limits are whole numbers of at least 0")
     e = engine(ctx)
-    selection = {
+    selection: dict[str, Any] = {
         "aggregate": audit.parse_aggregate(e, aggregate) if aggregate else None,
         "types": types or (),
         "after": after,
@@ -105,7 +126,9 @@ def events_command(
     if as_json:
         write_lines(audit.json_lines(e, **selection), limit)
         return
-    table = Lines([("position", 9), ("time", -19), ("aggregate", -8), ("v", 4), ("event", -28), ("what", 0)])
+    table = Lines(
+        [("position", 9), ("time", -19), ("aggregate", -8), ("v", 4), ("event", -28), ("what", 0)]
+    )
     for count, r in enumerate(audit.events(e, **selection), 1):
         table.row([r.position, local(r.at), r.aggregate_id.hex[:8], r.version, r.name, r.text])
         if limit is not None and count >= limit:
@@ -133,20 +156,47 @@ def write_lines(lines: Iterable[str], limit: int | None = None, out: TextIO | No
 @reports_errors
 def history_command(
     ctx: typer.Context,
-    order: Annotated[str, typer.Argument(help="An order as channel/external-id (shopee/2403ABC), or any aggregate id")],
-    at: Annotated[str | None, typer.Option(help="Show the state as it was at this time (ISO; Vietnam time)")] = None,
+    order: Annotated[
+        str,
+        typer.Argument(
+            help="An order as channel/external-id (shopee/2403ABC), or any aggregate id"
+        ),
+    ],
+    at: Annotated[
+        str | None, typer.Option(help="Show the state as it was at this time (ISO; Vietnam time)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """An order's full history, or its state as it was at a moment."""
     e = engine(ctx)
-    found = audit.history(e, audit.parse_aggregate(e, order), audit.parse_moment(at, "at") if at else None)
+    found = audit.history(
+        e, audit.parse_aggregate(e, order), audit.parse_moment(at, "at") if at else None
+    )
     if as_json:
-        typer.echo(json.dumps(
-            {"id": found.aggregate_id, "kind": found.kind, "version": found.version, "at": at,
-             "state": found.state,
-             "events": [{"version": r.version, "at": r.at, "event": r.name, "text": r.text, "data": r.data} for r in found.events]},
-            default=_plain, ensure_ascii=False, indent=2,
-        ))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": found.aggregate_id,
+                    "kind": found.kind,
+                    "version": found.version,
+                    "at": at,
+                    "state": found.state,
+                    "events": [
+                        {
+                            "version": r.version,
+                            "at": r.at,
+                            "event": r.name,
+                            "text": r.text,
+                            "data": r.data,
+                        }
+                        for r in found.events
+                    ],
+                },
+                default=_plain,
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     rows = [(r.version, local(r.at), r.name, r.text) for r in found.events]
     print_table(f"History of {found.kind} {order}", ["v", "time", "event", "what"], rows)
@@ -176,7 +226,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-# orderflow stock card ------------------------------------------------------------------------------
+# orderflow stock card ----------------------------------------------------------------------
 @stock_app.command("card")
 @reports_errors
 def stock_card(
@@ -194,16 +244,41 @@ def stock_card(
         for line in lines:
             sys.stdout.write(json_line({**vars(line), "at": line.at}) + "\n")
         return
-    table = Lines([("time", -19), ("warehouse", -9), ("movement", -14), ("in", 6), ("out", 6), ("on hand", 8),
-                   ("reserved", 8), ("total", 8), ("what", 0)])
+    table = Lines(
+        [
+            ("time", -19),
+            ("warehouse", -9),
+            ("movement", -14),
+            ("in", 6),
+            ("out", 6),
+            ("on hand", 8),
+            ("reserved", 8),
+            ("total", 8),
+            ("what", 0),
+        ]
+    )
     for line in lines:
-        table.row([local(line.at), line.warehouse, line.movement, line.quantity_in or "", line.quantity_out or "",
-                   line.on_hand, line.reserved, line.total_on_hand, line.text])
+        table.row(
+            [
+                local(line.at),
+                line.warehouse,
+                line.movement,
+                line.quantity_in or "",
+                line.quantity_out or "",
+                line.on_hand,
+                line.reserved,
+                line.total_on_hand,
+                line.text,
+            ]
+        )
     table.flush()
 
 
-# orderflow projections ... ---------------------------------------------------------------------------
-ViewNames = Annotated[list[str] | None, typer.Argument(help=f"Views (default: all): {', '.join(v.name for v in VIEWS)}")]
+# orderflow projections ... -----------------------------------------------------------------
+ViewNames = Annotated[
+    list[str] | None,
+    typer.Argument(help=f"Views (default: all): {', '.join(v.name for v in VIEWS)}"),
+]
 
 
 @projections_app.command("status")
@@ -214,13 +289,22 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         typer.echo(json.dumps([{**vars(s), "behind": s.behind} for s in found], indent=2))
         return
-    print_table("Read models", ["view", "position", "log", "behind", "what"],
-                [(s.name, s.position, s.head, s.behind, s.title) for s in found])
+    print_table(
+        "Read models",
+        ["view", "position", "log", "behind", "what"],
+        [(s.name, s.position, s.head, s.behind, s.title) for s in found],
+    )
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
 
 
 @projections_app.command("rebuild")
@@ -231,7 +315,9 @@ def rebuild(ctx: typer.Context, names: ViewNames = None) -> None:
     head = e.recorder.max_notification_id() or 0
     with _progress() as bar:
         task = bar.add_task(f"rebuild {', '.join(names or ['all views'])}", total=head)
-        done = admin.rebuild(e, names, progress=lambda _, p: bar.update(task, completed=min(p, head)))
+        done = admin.rebuild(
+            e, names, progress=lambda _, p: bar.update(task, completed=min(p, head))
+        )
     for s in done:
         console.print(f"rebuilt {s.name}: position {s.position}")
 
@@ -239,10 +325,11 @@ def rebuild(ctx: typer.Context, names: ViewNames = None) -> None:
 @projections_app.command("verify")
 @reports_errors
 def verify(ctx: typer.Context, names: ViewNames = None, as_json: JsonFlag = False) -> None:
-    """Replay the log into fresh copies of the views and compare them row by row; exit 1 on any difference."""
+    """Replay the log into fresh views and compare them row by row; exit 1 on any difference."""
     e = engine(ctx)
     tasks: dict[str, Any] = {}
     with _progress() as bar:
+
         def report(view: str, position: int) -> None:
             if view not in tasks:
                 tasks[view] = bar.add_task(f"replay {view}", total=max(position, 1))
@@ -250,12 +337,28 @@ def verify(ctx: typer.Context, names: ViewNames = None, as_json: JsonFlag = Fals
 
         results = admin.verify(e, names, progress=None if as_json else report)
     if as_json:
-        typer.echo(json.dumps([{"view": r.view, "position": r.position, "rows": r.rows, "ok": r.ok,
-                                "differences": [str(d) for d in r.differences], "more": r.more} for r in results],
-                              indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "view": r.view,
+                        "position": r.position,
+                        "rows": r.rows,
+                        "ok": r.ok,
+                        "differences": [str(d) for d in r.differences],
+                        "more": r.more,
+                    }
+                    for r in results
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         for r in results:
-            verdict = "[green]ok[/]" if r.ok else f"[red]{len(r.differences) + r.more} difference(s)[/]"
+            verdict = (
+                "[green]ok[/]" if r.ok else f"[red]{len(r.differences) + r.more} difference(s)[/]"
+            )
             console.print(f"{r.view}: {r.rows} rows at position {r.position}: {verdict}")
             for difference in r.differences:
                 err_console.print(f"  {difference}", highlight=False, markup=False)
@@ -273,7 +376,9 @@ def run(ctx: typer.Context, names: ViewNames = None) -> None:
     stop = lambda *_: models.stop(timeout=0)  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    err_console.print(f"following the log for {len(models.views)} view(s); stop with Ctrl-C", highlight=False)
+    err_console.print(
+        f"following the log for {len(models.views)} view(s); stop with Ctrl-C", highlight=False
+    )
     try:
         models.run_forever()
     except Exception as error:

@@ -10,14 +10,16 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-
 from orderflow.adapters.cli.catalogue import JsonFlag
 from orderflow.adapters.cli.context import engine
 from orderflow.adapters.cli.output import plain, print_json, print_table, reports_errors
-from orderflow.errors import InvalidInputError
 from orderflow.projections import ReadModels, audit, catch_up
 
-views_app = typer.Typer(help="Read models: stock, order board, shipments, invoices, sales.", no_args_is_help=True)
+from orderflow.errors import InvalidInputError
+
+views_app = typer.Typer(
+    help="Read models: stock, order board, shipments, invoices, sales.", no_args_is_help=True
+)
 
 
 def fresh(ctx: typer.Context, *names: str) -> ReadModels:
@@ -51,24 +53,44 @@ def stock(
     ctx: typer.Context,
     sku: Annotated[str | None, typer.Option(help="Only this SKU")] = None,
     warehouse: Annotated[str | None, typer.Option(help="Only this warehouse")] = None,
-    low: Annotated[bool, typer.Option("--low", help="Only SKUs at or below their reorder level")] = False,
+    low: Annotated[
+        bool, typer.Option("--low", help="Only SKUs at or below their reorder level")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Stock per warehouse per SKU: on hand, reserved, available, incoming, reorder level."""
     view = fresh(ctx, "stock").stock
     rows = view.low_stock(warehouse) if low else view.levels(sku, warehouse)
-    show("Low stock" if low else "Stock", ["sku", "warehouse", "on hand", "reserved", "available", "incoming", "reorder at"],
-         rows, lambda r: (r.sku, r.warehouse, r.on_hand, r.reserved, r.available, r.incoming, r.reorder_level),
-         as_json)
+    show(
+        "Low stock" if low else "Stock",
+        ["sku", "warehouse", "on hand", "reserved", "available", "incoming", "reorder at"],
+        rows,
+        lambda r: (
+            r.sku,
+            r.warehouse,
+            r.on_hand,
+            r.reserved,
+            r.available,
+            r.incoming,
+            r.reorder_level,
+        ),
+        as_json,
+    )
 
 
 @views_app.command("board")
 @reports_errors
 def board(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="new, processing, completed or cancelled")] = None,
-    channel: Annotated[str | None, typer.Option(help="web, shopee, lazada, tiktok, phone, facebook, other")] = None,
-    day: Annotated[str | None, typer.Option(help="Placed on this day (YYYY-MM-DD, Vietnam time)")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="new, processing, completed or cancelled")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="web, shopee, lazada, tiktok, phone, facebook, other")
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option(help="Placed on this day (YYYY-MM-DD, Vietnam time)")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
@@ -87,9 +109,23 @@ def search(ctx: typer.Context, text: str, as_json: JsonFlag = False) -> None:
 
 
 def _orders(title: str, rows: list[Any], as_json: bool) -> None:
-    show(title, ["order", "placed", "status", "fulfilment", "buyer", "phone", "total", "paid", "tracking"], rows,
-         lambda r: (r.reference, r.placed_at.strftime("%Y-%m-%d %H:%M"), r.status, r.fulfilment, r.buyer_name,
-                    r.buyer_phone, r.total, r.paid, r.tracking_number), as_json)
+    show(
+        title,
+        ["order", "placed", "status", "fulfilment", "buyer", "phone", "total", "paid", "tracking"],
+        rows,
+        lambda r: (
+            r.reference,
+            r.placed_at.strftime("%Y-%m-%d %H:%M"),
+            r.status,
+            r.fulfilment,
+            r.buyer_name,
+            r.buyer_phone,
+            r.total,
+            r.paid,
+            r.tracking_number,
+        ),
+        as_json,
+    )
 
 
 @views_app.command("timeline")
@@ -98,8 +134,13 @@ def timeline(ctx: typer.Context, order: str, as_json: JsonFlag = False) -> None:
     """Everything that happened to an order (channel/external-id or id), in words."""
     e = engine(ctx)
     entries = catch_up(e, ["timeline"]).timeline.of(audit.parse_aggregate(e, order))
-    show(f"Timeline of {order}", ["time", "what"], entries,
-         lambda t: (t.at.strftime("%Y-%m-%d %H:%M:%S"), t.text), as_json)
+    show(
+        f"Timeline of {order}",
+        ["time", "what"],
+        entries,
+        lambda t: (t.at.strftime("%Y-%m-%d %H:%M:%S"), t.text),
+        as_json,
+    )
 
 
 @views_app.command("shipments")
@@ -108,16 +149,29 @@ def shipments(
     ctx: typer.Context,
     carrier: Annotated[str | None, typer.Option(help="ghn or viettelpost")] = None,
     status: Annotated[str | None, typer.Option(help="e.g. in_transit, delivered")] = None,
-    failed: Annotated[bool, typer.Option("--failed", help="Failed deliveries waiting for a decision")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Failed deliveries waiting for a decision")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Shipments by carrier and status, or the failed deliveries."""
     view = fresh(ctx, "shipments").shipments
     rows = view.failed_deliveries() if failed else view.shipments(carrier, status)
-    show("Failed deliveries" if failed else "Shipments",
-         ["order", "carrier", "tracking", "status", "COD", "failed", "last failure"], rows,
-         lambda s: (s.order_reference, s.carrier, s.tracking_number, s.status, s.cod_amount, s.failed_attempts,
-                    s.last_failure), as_json)
+    show(
+        "Failed deliveries" if failed else "Shipments",
+        ["order", "carrier", "tracking", "status", "COD", "failed", "last failure"],
+        rows,
+        lambda s: (
+            s.order_reference,
+            s.carrier,
+            s.tracking_number,
+            s.status,
+            s.cod_amount,
+            s.failed_attempts,
+            s.last_failure,
+        ),
+        as_json,
+    )
 
 
 @views_app.command("cod")
@@ -127,8 +181,11 @@ def cod(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     rows = fresh(ctx, "shipments").shipments.cod_by_carrier()
     if as_json:
         return print_data([{**vars(r), "owed": r.owed} for r in rows])
-    print_table("COD per carrier", ["carrier", "shipments", "collected", "remitted", "owed"],
-                [(r.carrier, r.shipments, r.collected, r.remitted, r.owed) for r in rows])
+    print_table(
+        "COD per carrier",
+        ["carrier", "shipments", "collected", "remitted", "owed"],
+        [(r.carrier, r.shipments, r.collected, r.remitted, r.owed) for r in rows],
+    )
 
 
 @views_app.command("backlog")
@@ -141,9 +198,31 @@ def backlog(
 ) -> None:
     """Purchase-order lines still expected from suppliers."""
     rows = fresh(ctx, "purchasing").purchasing.backlog(supplier, sku=sku)
-    show("Purchase-order backlog", ["purchase order", "supplier", "warehouse", "status", "sku", "ordered",
-                                    "received", "expected"], rows,
-         lambda r: (r.number, r.supplier, r.warehouse, r.status, r.sku, r.ordered, r.received, r.expected), as_json)
+    show(
+        "Purchase-order backlog",
+        [
+            "purchase order",
+            "supplier",
+            "warehouse",
+            "status",
+            "sku",
+            "ordered",
+            "received",
+            "expected",
+        ],
+        rows,
+        lambda r: (
+            r.number,
+            r.supplier,
+            r.warehouse,
+            r.status,
+            r.sku,
+            r.ordered,
+            r.received,
+            r.expected,
+        ),
+        as_json,
+    )
 
 
 @views_app.command("invoices")
@@ -159,20 +238,45 @@ def invoices(
     view = fresh(ctx, "invoices").invoices
     rows, totals = view.register(month), view.vat_totals(month)
     if as_json:
-        return print_data({"period": month, "invoices": rows, "vat": [{**vars(t), "gross": t.gross} for t in totals]})
-    print_table(f"Invoices {month}", ["number", "issued", "order", "buyer", "status", "total", "VAT", "replaces",
-                                      "replaced by"],
-                [(f"{r.series}-{r.number}", r.issued_at.strftime("%Y-%m-%d"), r.order_reference, r.buyer, r.status,
-                  r.total, r.vat, r.replaces, r.replaced_by) for r in rows])
-    print_table(f"VAT {month}", ["rate", "invoices", "net", "VAT", "gross"],
-                [(t.vat_rate, t.invoices, t.net, t.vat, t.gross) for t in totals])
+        return print_data(
+            {
+                "period": month,
+                "invoices": rows,
+                "vat": [{**vars(t), "gross": t.gross} for t in totals],
+            }
+        )
+    print_table(
+        f"Invoices {month}",
+        ["number", "issued", "order", "buyer", "status", "total", "VAT", "replaces", "replaced by"],
+        [
+            (
+                f"{r.series}-{r.number}",
+                r.issued_at.strftime("%Y-%m-%d"),
+                r.order_reference,
+                r.buyer,
+                r.status,
+                r.total,
+                r.vat,
+                r.replaces,
+                r.replaced_by,
+            )
+            for r in rows
+        ],
+    )
+    print_table(
+        f"VAT {month}",
+        ["rate", "invoices", "net", "VAT", "gross"],
+        [(t.vat_rate, t.invoices, t.net, t.vat, t.gross) for t in totals],
+    )
 
 
 @views_app.command("sales")
 @reports_errors
 def sales(
     ctx: typer.Context,
-    by: Annotated[list[str] | None, typer.Option(help="Group by day, sku and / or channel (repeatable)")] = None,
+    by: Annotated[
+        list[str] | None, typer.Option(help="Group by day, sku and / or channel (repeatable)")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD)")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this day, included")] = None,
     sku: Annotated[str | None, typer.Option(help="Only this SKU")] = None,
@@ -190,5 +294,11 @@ def sales(
     rows = fresh(ctx, "sales").sales.sales(groups, since, until, sku, channel)
     if as_json:
         return print_data([{**vars(r), "net": r.net, "margin": r.margin} for r in rows])
-    print_table("Sales", [*groups, "units", "revenue", "VAT", "cost", "margin"],
-                [(*(getattr(r, g) for g in groups), r.quantity, r.revenue, r.vat, r.cost, r.margin) for r in rows])
+    print_table(
+        "Sales",
+        [*groups, "units", "revenue", "VAT", "cost", "margin"],
+        [
+            (*(getattr(r, g) for g in groups), r.quantity, r.revenue, r.vat, r.cost, r.margin)
+            for r in rows
+        ],
+    )

@@ -24,7 +24,9 @@ ORDERFLOW = Path(sys.executable).parent / "orderflow"
 def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERFLOW_")}
     env.update(ORDERFLOW_DATABASE_URL=url, COLUMNS="200")
-    return subprocess.run([str(ORDERFLOW), *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(ORDERFLOW), *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def ok(url: str, *args: str) -> str:
@@ -50,12 +52,20 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dateti
     yield url, moment
 
 
-def test_events_stream_as_json_lines_filtered_by_type_aggregate_and_time(shop: tuple[str, datetime]) -> None:
+def test_events_stream_as_json_lines_filtered_by_type_aggregate_and_time(
+    shop: tuple[str, datetime],
+) -> None:
     url, moment = shop
-    placed = [json.loads(line) for line in ok(url, "events", "--json", "--type", "Order.Placed").splitlines()]
+    placed = [
+        json.loads(line)
+        for line in ok(url, "events", "--json", "--type", "Order.Placed").splitlines()
+    ]
     assert [p["data"]["external_id"] for p in placed] == ["E1", "E2"]
     assert [p["position"] for p in placed] == sorted(p["position"] for p in placed)
-    later = [json.loads(line) for line in ok(url, "events", "--json", "--since", moment.isoformat()).splitlines()]
+    later = [
+        json.loads(line)
+        for line in ok(url, "events", "--json", "--since", moment.isoformat()).splitlines()
+    ]
     assert [e["event"] for e in later] == ["Order.ShippingFeeChanged", "StockItem.Received"]
     table = ok(url, "events", "--aggregate", "shopee/E1")
     assert "Placed on shopee as E1 by Tran Thi Binh" in table and "Reserved 2 x TEE in HN" in table
@@ -95,7 +105,9 @@ def test_verify_passes_then_fails_naming_a_tampered_row(tmp_path: Path) -> None:
     ok(url, "projections", "rebuild")
     assert "stock: 3 rows at position" in ok(url, "projections", "verify")
     with sqlite3.connect(tmp_path / "shop.db") as db:
-        db.execute("UPDATE view_stock_levels SET reserved = 5 WHERE sku = 'TEE' AND warehouse = 'HN'")
+        db.execute(
+            "UPDATE view_stock_levels SET reserved = 5 WHERE sku = 'TEE' AND warehouse = 'HN'"
+        )
     result = run(url, "projections", "verify", "stock")
     assert result.returncode == 1
     assert "stock.levels (sku=TEE, warehouse=HN): reserved stored 5, replayed 1" in result.stderr
@@ -109,8 +121,11 @@ def test_projections_run_follows_the_log_and_stops_cleanly_on_sigterm(tmp_path: 
     seller(engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERFLOW_")}
     runner = subprocess.Popen(
-        [str(ORDERFLOW), "--database-url", url, "projections", "run"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [str(ORDERFLOW), "--database-url", url, "projections", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert runner.stderr is not None and "following the log" in runner.stderr.readline()
     position = engine.receive_stock("MUG", "HCM", 2)
@@ -123,10 +138,15 @@ def test_projections_run_follows_the_log_and_stops_cleanly_on_sigterm(tmp_path: 
     engine.close()
 
 
-def test_the_views_commands_catch_up_and_show_the_board_and_stock(shop: tuple[str, datetime]) -> None:
+def test_the_views_commands_catch_up_and_show_the_board_and_stock(
+    shop: tuple[str, datetime],
+) -> None:
     url, _ = shop
     board = json.loads(ok(url, "views", "board", "--channel", "shopee", "--json"))
     assert [row["external_id"] for row in board] == ["E2", "E1"]  # newest first
     assert board[0]["total"] == "99000"  # shipping fee changed to 0
     stock = json.loads(ok(url, "views", "stock", "--sku", "TEE", "--json"))
-    assert {(r["warehouse"], r["on_hand"], r["reserved"]) for r in stock} == {("HN", 15, 2), ("HCM", 3, 0)}
+    assert {(r["warehouse"], r["on_hand"], r["reserved"]) for r in stock} == {
+        ("HN", 15, 2),
+        ("HCM", 3, 0),
+    }

@@ -1,4 +1,4 @@
-"""Reading the log for an audit on SQLite and PostgreSQL: filters, time ranges, history, stock card."""
+"""Reading the log for an audit on SQLite and PostgreSQL: filters, times, history, stock card."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from orderflow.projections import audit, catch_up
+from orderflow.projections.event_times import BLOCK
 
 from orderflow import Engine
 from orderflow.errors import InvalidInputError, NotFoundError
 from orderflow.order import Order
-from orderflow.projections import audit, catch_up
-from orderflow.projections.event_times import BLOCK
 from tests.integration.ordering_setup import place, seller
 
 
@@ -33,22 +33,34 @@ def test_events_are_filtered_by_aggregate_type_and_position(engine: Engine) -> N
     assert [r.name for r in mine] == ["Order.Placed", "Order.Allocated", "Order.Cancelled"]
     assert [r.position for r in mine] == sorted(r.position for r in mine)
     placed = [r.aggregate_id for r in audit.events(engine, types=["Order.Placed"])]
-    assert len(placed) == 2 and set(placed) == set(r.aggregate_id for r in audit.events(engine, types=["placed"]))
+    assert len(placed) == 2 and set(placed) == set(
+        r.aggregate_id for r in audit.events(engine, types=["placed"])
+    )
     assert {r.name.split(".")[0] for r in audit.events(engine, types=["Order"])} == {"Order"}
     window = list(audit.events(engine, after=mine[0].position, until=mine[1].position))
-    assert [r.position for r in window] == [p for p in range(mine[0].position + 1, mine[1].position + 1)]
+    assert [r.position for r in window] == [
+        p for p in range(mine[0].position + 1, mine[1].position + 1)
+    ]
 
 
-def test_a_time_range_reads_only_its_part_of_the_log_with_or_without_the_index(engine: Engine) -> None:
+def test_a_time_range_reads_only_its_part_of_the_log_with_or_without_the_index(
+    engine: Engine,
+) -> None:
     seller(engine)
     place(engine, "T0", TEE=1)
     start = moment()
     middle = [place(engine, f"T{n}", MUG=1) for n in range(1, 4)]
     end = moment()
     place(engine, "T9", TEE=1)
-    unindexed = {r.aggregate_id for r in audit.events(engine, since=start, before=end, types=["Order.Placed"])}
+    unindexed = {
+        r.aggregate_id
+        for r in audit.events(engine, since=start, before=end, types=["Order.Placed"])
+    }
     catch_up(engine, ["event_times"])
-    indexed = {r.aggregate_id for r in audit.events(engine, since=start, before=end, types=["Order.Placed"])}
+    indexed = {
+        r.aggregate_id
+        for r in audit.events(engine, since=start, before=end, types=["Order.Placed"])
+    }
     assert unindexed == indexed == set(middle)
     every = list(audit.events(engine, since=start, before=end))
     assert all(start <= r.at < end for r in every) and len(every) > len(middle)
@@ -87,7 +99,10 @@ def test_an_orders_history_and_its_state_at_a_past_moment(engine: Engine) -> Non
     engine.cancel_order(order, "buyer changed their mind")
     whole = audit.history(engine, audit.parse_aggregate(engine, "shopee/H1"))
     assert [r.name for r in whole.events] == [
-        "Order.Placed", "Order.Allocated", "Order.ShippingFeeChanged", "Order.Cancelled",
+        "Order.Placed",
+        "Order.Allocated",
+        "Order.ShippingFeeChanged",
+        "Order.Cancelled",
     ]
     assert whole.state["status"] == "cancelled"
     then = audit.history(engine, order, at=before_edit)
@@ -115,7 +130,10 @@ def test_the_stock_card_lists_every_movement_with_running_balances(engine: Engin
     engine.cancel_order(order, "test")
     lines = list(audit.stock_card(engine, "TEE", ["HN", "HCM"]))
     assert [(line.warehouse, line.movement) for line in lines][-5:] == [
-        ("HN", "Received"), ("HN", "Reserved"), ("HN", "TransferredOut"), ("HCM", "TransferredIn"),
+        ("HN", "Received"),
+        ("HN", "Reserved"),
+        ("HN", "TransferredOut"),
+        ("HCM", "TransferredIn"),
         ("HN", "Released"),
     ]
     last = {line.warehouse: line for line in lines}
@@ -123,4 +141,6 @@ def test_the_stock_card_lists_every_movement_with_running_balances(engine: Engin
     assert lines[-1].total_on_hand == 18 == sum(s.on_hand for s in engine.stock_of_sku("TEE"))
     moved_out = next(line for line in lines if line.movement == "TransferredOut")
     assert (moved_out.quantity_out, moved_out.quantity_in) == (4, 0)
-    assert sum(line.quantity_in - line.quantity_out for line in lines if line.warehouse == "HN") == 11
+    assert (
+        sum(line.quantity_in - line.quantity_out for line in lines if line.warehouse == "HN") == 11
+    )

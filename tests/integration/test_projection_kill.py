@@ -3,6 +3,7 @@ stock movements keep being written: after a last restart the views equal a repla
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import subprocess
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from orderflow import Engine, open_engine
 from orderflow.projections import catch_up
 from orderflow.projections.admin import status, verify
+
+from orderflow import Engine, open_engine
 from tests.integration.ordering_setup import place, seller
 
 KILLS = 6
@@ -52,13 +53,20 @@ def ready_runners(url: str, count: int, logs: Path) -> list[subprocess.Popen[str
     processes = []
     try:
         for n in range(count):
-            processes.append(subprocess.Popen(
-                [sys.executable, "-c", RUNNER, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=(logs / f"runner{n}.log").open("w"), text=True,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", RUNNER, url],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=(logs / f"runner{n}.log").open("w"),
+                    text=True,
+                )
+            )
         for n, process in enumerate(processes):
             assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready", (logs / f"runner{n}.log").read_text()
+            assert process.stdout.readline().strip() == "ready", (
+                logs / f"runner{n}.log"
+            ).read_text()
     except BaseException:
         for process in processes:
             process.kill()
@@ -94,7 +102,7 @@ def test_a_runner_killed_at_random_moments_resumes_without_losing_or_doubling_an
     runners = ready_runners(store_url, KILLS + 1, tmp_path)
     try:
         go(runners[0])
-        for previous, current in zip(runners, runners[1:], strict=False):
+        for previous, current in itertools.pairwise(runners):
             time.sleep(random.uniform(0.05, 0.5))
             go(current)  # for a moment two runners work on the same views
             time.sleep(random.uniform(0, 0.1))

@@ -7,11 +7,7 @@ import time
 from typing import Any, ClassVar
 
 import pytest
-
 from eventsourcing.persistence import IntegrityError
-
-from orderflow import Engine, ReceiptReason, open_engine
-from orderflow.event_log import read_log
 from orderflow.projections import (
     Batch,
     ProjectionError,
@@ -25,6 +21,9 @@ from orderflow.projections import (
     run_projections,
 )
 from orderflow.projections.admin import rebuild, status, verify
+
+from orderflow import Engine, ReceiptReason, open_engine
+from orderflow.event_log import read_log
 from orderflow.stock_item import StockItem
 from tests.integration.ordering_setup import place, seller
 
@@ -44,7 +43,10 @@ class Receipts(View):
         batch.add("totals", sku=item.sku, units=event.quantity, receipts=1)
 
     def totals(self) -> dict[str, tuple[int, int]]:
-        return {sku: (units, n) for sku, units, n in self.query("SELECT sku, units, receipts FROM {totals}")}
+        return {
+            sku: (units, n)
+            for sku, units, n in self.query("SELECT sku, units, receipts FROM {totals}")
+        }
 
 
 def receipts_view(engine: Engine) -> Receipts:
@@ -69,7 +71,9 @@ def shop(engine: Engine) -> Engine:
     return engine
 
 
-def test_a_batch_that_fails_half_way_leaves_no_trace_and_applies_once_after_a_fix(shop: Engine) -> None:
+def test_a_batch_that_fails_half_way_leaves_no_trace_and_applies_once_after_a_fix(
+    shop: Engine,
+) -> None:
     for _ in range(5):
         shop.receive_stock("TEE", "HN", 2)
     failing = shop.receive_stock("MUG", "HCM", 7)
@@ -160,7 +164,9 @@ def test_waiting_for_a_position_the_log_does_not_reach_times_out(shop: Engine) -
 
 def test_a_view_whose_tables_changed_is_emptied_and_rebuilt_from_zero(shop: Engine) -> None:
     catch_up(shop, ["stock"])
-    changed = Table("levels", "sku text, warehouse text, on_hand int, bin text", key="sku, warehouse")
+    changed = Table(
+        "levels", "sku text, warehouse text, on_hand int, bin text", key="sku, warehouse"
+    )
     store = open_store(shop, "stock", [changed])
     assert store.position() == 0
     views = catch_up(shop, ["stock"])  # the real definition again: rebuilt once more
@@ -174,16 +180,25 @@ def test_verify_names_a_changed_row_a_missing_row_and_an_extra_row(shop: Engine)
     views = catch_up(shop)
     stock, orders = views.stock.store, views.orders.store
     with stock.writing() as sql:
-        sql.execute(stock.render("UPDATE {levels} SET on_hand = 99 WHERE sku = ? AND warehouse = ?"), ["TEE", "HN"])
-        sql.execute(stock.render("INSERT INTO {levels} (sku, warehouse) VALUES (?, ?)"), ["GHOST", "HN"])
+        sql.execute(
+            stock.render("UPDATE {levels} SET on_hand = 99 WHERE sku = ? AND warehouse = ?"),
+            ["TEE", "HN"],
+        )
+        sql.execute(
+            stock.render("INSERT INTO {levels} (sku, warehouse) VALUES (?, ?)"), ["GHOST", "HN"]
+        )
     with orders.writing() as sql:
         sql.execute(orders.render("DELETE FROM {orders} WHERE external_id = ?"), ["V1"])
-    found = {r.view: [str(d) for d in r.differences] for r in verify(shop, ["stock", "orders", "sales"])}
+    found = {
+        r.view: [str(d) for d in r.differences] for r in verify(shop, ["stock", "orders", "sales"])
+    }
     assert sorted(found["stock"]) == [
         "stock.levels (sku=GHOST, warehouse=HN): stored row that a replay does not produce",
         "stock.levels (sku=TEE, warehouse=HN): on_hand stored 99, replayed 10",
     ]
-    assert len(found["orders"]) == 1 and found["orders"][0].endswith("row missing from the stored view")
+    assert len(found["orders"]) == 1 and found["orders"][0].endswith(
+        "row missing from the stored view"
+    )
     assert found["sales"] == []
 
 
@@ -203,7 +218,9 @@ def test_views_work_on_an_in_memory_engine(memory_engine: Engine) -> None:
     assert all(result.ok for result in verify(memory_engine))
 
 
-def test_positions_with_gaps_are_followed_without_waiting_for_the_missing_ones(postgres_url: str) -> None:
+def test_positions_with_gaps_are_followed_without_waiting_for_the_missing_ones(
+    postgres_url: str,
+) -> None:
     engine = open_engine(postgres_url)
     seller(engine)
     stale = engine.repository.get(StockItem.create_id("TEE", "HN"))
@@ -219,7 +236,9 @@ def test_positions_with_gaps_are_followed_without_waiting_for_the_missing_ones(p
     assert row.on_hand == 13 and views.stock.store.position() == position
 
 
-def test_postgresql_wakes_the_runner_by_notify_when_another_process_writes(postgres_url: str) -> None:
+def test_postgresql_wakes_the_runner_by_notify_when_another_process_writes(
+    postgres_url: str,
+) -> None:
     engine = open_engine(postgres_url)
     seller(engine)
     writer = open_engine(postgres_url)

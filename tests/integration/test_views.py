@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from orderflow import Engine
 from orderflow.projections import ReadModels, catch_up
 from orderflow.projections.admin import verify
+
+from orderflow import Engine
 from tests.integration.fulfilment_setup import COMPANY, World, connected, delivered, shipped
 from tests.integration.ordering_setup import place
 
@@ -38,13 +39,20 @@ def a_sellers_day(engine: Engine) -> Day:
     first, shipment = delivered(world, "1", TEE=3)  # COD 3 x 199,000 + 30,000 shipping
     engine.record_cod_remittance(shipment.id, "GHN-CK-1")
     invoice = engine.request_invoice(first, COMPANY, issue=True)
-    engine.receive_return(first, [{"sku": "TEE", "quantity": 1, "condition": "resellable"}], reason="size")
+    engine.receive_return(
+        first, [{"sku": "TEE", "quantity": 1, "condition": "resellable"}], reason="size"
+    )
     replacement = engine.replace_invoice(invoice, "one shirt came back")
     failed, second = shipped(world, "2", MUG=1)
-    engine.record_carrier_update(second.id, "delivery_failed", world.clock.advance(days=1), "buyer absent")
+    engine.record_carrier_update(
+        second.id, "delivery_failed", world.clock.advance(days=1), "buyer absent"
+    )
     cancelled = engine.place_order(
-        "lazada", "LZ-9", {"name": "Le Van Cuong", "phone": "+84 912 000 111"},
-        {"street": "1 Hang Bai", "ward": "Hang Bai", "province": "Ha Noi"}, [{"sku": "MUG", "quantity": 1}],
+        "lazada",
+        "LZ-9",
+        {"name": "Le Van Cuong", "phone": "+84 912 000 111"},
+        {"street": "1 Hang Bai", "ward": "Hang Bai", "province": "Ha Noi"},
+        [{"sku": "MUG", "quantity": 1}],
     )
     engine.cancel_order(cancelled, "buyer changed their mind")
     waiting = place(engine, "3", RICE=4)
@@ -52,7 +60,17 @@ def a_sellers_day(engine: Engine) -> Day:
     (po,) = engine.propose_purchase_orders().purchase_orders
     engine.confirm_purchase_order(po.id)
     engine.receive_purchase_order(po.id, "PN-1", {"RICE": 1})
-    return Day(world, first, failed, cancelled, waiting, po.id, shipment.tracking_number, invoice, replacement)
+    return Day(
+        world,
+        first,
+        failed,
+        cancelled,
+        waiting,
+        po.id,
+        shipment.tracking_number,
+        invoice,
+        replacement,
+    )
 
 
 def test_the_stock_view_shows_on_hand_reserved_incoming_and_low_stock(engine: Engine) -> None:
@@ -63,8 +81,12 @@ def test_the_stock_view_shows_on_hand_reserved_incoming_and_low_stock(engine: En
     assert [(r.sku, r.warehouse) for r in views.stock.low_stock()] == [("TEE", "HN")]
     (rice,) = views.stock.levels(sku="RICE", warehouse="HN")
     assert (rice.on_hand, rice.reserved, rice.incoming) == (1, 1, 3)
-    engine_levels = {(s.sku, s.warehouse): (s.on_hand, s.reserved) for s in engine.stock_of_sku("MUG")}
-    view_levels = {(r.sku, r.warehouse): (r.on_hand, r.reserved) for r in views.stock.levels(sku="MUG")}
+    engine_levels = {
+        (s.sku, s.warehouse): (s.on_hand, s.reserved) for s in engine.stock_of_sku("MUG")
+    }
+    view_levels = {
+        (r.sku, r.warehouse): (r.on_hand, r.reserved) for r in views.stock.levels(sku="MUG")
+    }
     assert view_levels == {k: v for k, v in engine_levels.items() if k in view_levels}
 
 
@@ -72,12 +94,21 @@ def test_the_order_board_filters_by_status_channel_and_day_and_finds_orders(engi
     day = a_sellers_day(engine)
     views = catch_up(engine)
     assert {r.id for r in views.orders.board(status="cancelled")} == {day.cancelled}
-    assert {r.id for r in views.orders.board(channel="shopee")} == {day.delivered, day.failed, day.waiting}
+    assert {r.id for r in views.orders.board(channel="shopee")} == {
+        day.delivered,
+        day.failed,
+        day.waiting,
+    }
     (failed,) = views.orders.board(fulfilment="delivery_failed")
     assert failed.id == day.failed
     today = views.orders.order(day.delivered)
     assert today is not None and today.status == "completed" and today.paid == today.total
-    assert {r.id for r in views.orders.board(day=today.day)} == {day.delivered, day.failed, day.cancelled, day.waiting}
+    assert {r.id for r in views.orders.board(day=today.day)} == {
+        day.delivered,
+        day.failed,
+        day.cancelled,
+        day.waiting,
+    }
     assert [r.id for r in views.orders.search("LZ-9")] == [day.cancelled]
     assert [r.id for r in views.orders.search("0912000111")] == [day.cancelled]
     assert [r.id for r in views.orders.search(day.tracking_number)] == [day.delivered]
@@ -103,7 +134,12 @@ def test_shipments_show_failed_deliveries_and_cod_per_carrier(engine: Engine) ->
     (failed,) = views.shipments.failed_deliveries()
     assert failed.order_id == str(day.failed) and failed.last_failure == "buyer absent"
     (ghn,) = views.shipments.cod_by_carrier()
-    assert (ghn.carrier, ghn.collected, ghn.remitted, ghn.owed) == ("ghn", Decimal(627_000), Decimal(627_000), 0)
+    assert (ghn.carrier, ghn.collected, ghn.remitted, ghn.owed) == (
+        "ghn",
+        Decimal(627_000),
+        Decimal(627_000),
+        0,
+    )
     statuses = {(c.carrier, c.status): c.shipments for c in views.shipments.by_carrier_and_status()}
     assert statuses == {("ghn", "delivered"): 1, ("ghn", "delivery_failed"): 1}
 
@@ -112,7 +148,13 @@ def test_the_purchase_order_backlog_lists_what_is_still_expected(engine: Engine)
     day = a_sellers_day(engine)
     views = catch_up(engine)
     (line,) = views.purchasing.backlog()
-    assert (line.po_id, line.sku, line.ordered, line.received, line.expected) == (day.purchase_order, "RICE", 4, 1, 3)
+    assert (line.po_id, line.sku, line.ordered, line.received, line.expected) == (
+        day.purchase_order,
+        "RICE",
+        4,
+        1,
+        3,
+    )
     assert views.purchasing.backlog(supplier="DETMAY") == []
     (po,) = views.purchasing.purchase_orders()
     assert po.status == "partly_received"
@@ -122,7 +164,11 @@ def test_the_invoice_register_links_replacements_and_totals_vat_per_rate(engine:
     day = a_sellers_day(engine)
     views = catch_up(engine)
     original, replacement = views.invoices.register()
-    assert (original.id, original.status, replacement.id) == (day.invoice, "replaced", day.replacement)
+    assert (original.id, original.status, replacement.id) == (
+        day.invoice,
+        "replaced",
+        day.replacement,
+    )
     assert original.replaced_by == f"{replacement.series}-{replacement.number}"
     assert replacement.replaces == f"{original.series}-{original.number}"
     period = replacement.issued_at.strftime("%Y-%m")

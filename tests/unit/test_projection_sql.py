@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from orderflow.projections.sql import SQLITE, BoundTable, Table, postgres
 
-LEVELS = Table("levels", "sku text, warehouse text, on_hand int", key="sku, warehouse", indexes=("warehouse",))
+LEVELS = Table(
+    "levels", "sku text, warehouse text, on_hand int", key="sku, warehouse", indexes=("warehouse",)
+)
 
 
 def test_a_table_is_created_with_its_key_defaults_and_indexes_on_sqlite() -> None:
@@ -17,7 +18,9 @@ def test_a_table_is_created_with_its_key_defaults_and_indexes_on_sqlite() -> Non
         "warehouse TEXT NOT NULL DEFAULT '', on_hand INTEGER NOT NULL DEFAULT 0, "
         "PRIMARY KEY (sku, warehouse))"
     )
-    assert index == "CREATE INDEX IF NOT EXISTS view_stock_levels_ix0 ON view_stock_levels (warehouse)"
+    assert (
+        index == "CREATE INDEX IF NOT EXISTS view_stock_levels_ix0 ON view_stock_levels (warehouse)"
+    )
 
 
 def test_postgresql_tables_live_in_the_engines_schema_with_bigint_numbers() -> None:
@@ -45,8 +48,12 @@ def test_postgresql_writes_a_whole_batch_as_one_statement_over_column_arrays() -
 
 def test_folds_add_or_keep_the_least_or_greatest_in_each_dialect() -> None:
     columns = ["sku", "warehouse", "on_hand"]
-    assert "on_hand = x.on_hand + excluded.on_hand" in BoundTable(LEVELS, "t", SQLITE).fold("add", columns)
-    assert "on_hand = min(x.on_hand, excluded.on_hand)" in BoundTable(LEVELS, "t", SQLITE).fold("least", columns)
+    assert "on_hand = x.on_hand + excluded.on_hand" in BoundTable(LEVELS, "t", SQLITE).fold(
+        "add", columns
+    )
+    assert "on_hand = min(x.on_hand, excluded.on_hand)" in BoundTable(LEVELS, "t", SQLITE).fold(
+        "least", columns
+    )
     pg = BoundTable(LEVELS, "t", postgres("public"))
     assert "on_hand = GREATEST(x.on_hand, excluded.on_hand)" in pg.fold("greatest", columns)
 
@@ -60,7 +67,10 @@ def test_deleting_many_rows_by_one_column_is_one_statement_on_postgresql() -> No
 
 def test_query_sql_is_written_once_with_question_marks_and_table_names() -> None:
     query = "SELECT on_hand FROM {levels} WHERE sku = ?"
-    assert SQLITE.render(query, levels="view_stock_levels") == "SELECT on_hand FROM view_stock_levels WHERE sku = ?"
+    assert (
+        SQLITE.render(query, levels="view_stock_levels")
+        == "SELECT on_hand FROM view_stock_levels WHERE sku = ?"
+    )
     assert postgres("public").render(query, levels="view_stock_levels") == (
         'SELECT on_hand FROM "public"."view_stock_levels" WHERE sku = %s'
     )

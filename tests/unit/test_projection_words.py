@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-
-from orderflow.errors import InvalidInputError
-from orderflow.order import Order
 from orderflow.projections.audit import event_topics, parse_moment, topics_for
 from orderflow.projections.orders import phone_digits
 from orderflow.projections.view import LOCAL_TIME, from_micros, local_day, micros
 from orderflow.projections.words import describe
+
+from orderflow.errors import InvalidInputError
+from orderflow.order import Order
 from orderflow.stock_item import ReceiptReason, StockItem
 
 BUYER = {"name": "Nguyen Van An", "phone": "0901 234 567"}
@@ -21,7 +21,10 @@ ADDRESS = {"street": "12 Ly Thuong Kiet", "ward": "Hang Bai", "province": "Ha No
 
 def test_a_placed_order_reads_as_who_ordered_what_and_how_they_pay() -> None:
     order = Order.place(
-        "shopee", "SP-1", BUYER, ADDRESS,
+        "shopee",
+        "SP-1",
+        BUYER,
+        ADDRESS,
         [{"sku": "TEE", "name": "Tee", "quantity": 2, "unit_price": 199_000, "vat_rate": "8"}],
         shipping_fee=30_000,
     )
