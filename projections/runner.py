@@ -1,14 +1,15 @@
 """Keep views up to date with the event log: catch up, follow, resume after any crash.
 
 Each view remembers its own position. The runner reads the log once from the smallest of them
-(`read_log` to catch up, `follow_log` to follow), decodes each event once, and gives every view
-the events it handles in batches: one transaction per view and batch holds the view's changes
-and its new position, so an event is applied exactly once however the process dies.
+(`read_log` to catch up, `follow_log` to follow), decodes each event once, folds it into the
+aggregate states its views use, and gives every view the events it handles in batches: one
+transaction per batch holds every view's changes together with each view's new position, so an
+event is applied exactly once however the process dies.
 
-A batch first locks the view's tracking row and reads where the view really stands; events at
-or below it are skipped, and if the view stands *before* what this runner believed (it was
-rebuilt meanwhile) the runner goes back and reads again from there. So two runners, or a runner
-and a rebuild, can work on one view without losing or doubling anything.
+For each view the transaction first locks its tracking row and reads where it really stands;
+events at or below that are skipped, and if the view stands *before* what this runner believed
+(it was rebuilt meanwhile) the runner goes back and reads again from there. So two runners, or a
+runner and a rebuild, can work on the same views without losing or doubling anything.
 """
 
 from __future__ import annotations
