@@ -25,6 +25,8 @@ R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
 
 MAX_ATTEMPTS = 30
+conflict_retries = 0
+"""Conflicting saves retried in this process so far (read by the benchmarks)."""
 log = logging.getLogger(__name__)
 _in_command = threading.local()
 
@@ -57,8 +59,9 @@ def _run_with_retries(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs)
         try:
             return method(*args, **kwargs)
         except IntegrityError:
-            pass
+            _count_retry()
         except OperationalError as error:
+            _count_retry()
             if not is_busy(error):
                 raise unavailable(error) from error
         except PersistenceError as error:
@@ -67,6 +70,11 @@ def _run_with_retries(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs)
     raise ConcurrencyError(
         f"{method.__name__}: gave up after {MAX_ATTEMPTS} conflicting attempts; try again"
     )
+
+
+def _count_retry() -> None:
+    global conflict_retries
+    conflict_retries += 1
 
 
 def is_busy(error: OperationalError) -> bool:

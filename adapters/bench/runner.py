@@ -11,13 +11,18 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from orderflow.adapters.bench import stock_history
+from orderflow.adapters.bench import place_order, stock_history, streams
 from orderflow.adapters.bench.result import Result
 
 Scenario = Callable[[str, bool], Iterator[Result]]
 
 SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
+    "place-order": (place_order.throughput, ("postgres", "sqlite")),
+    "place-order-latency": (place_order.latency, ("postgres",)),
+    "hot-skus": (place_order.hot_skus, ("postgres", "sqlite")),
     "stock-history": (stock_history.run, ("postgres", "sqlite")),
+    "relay": (streams.relay, ("postgres", "sqlite")),
+    "subscriber-latency": (streams.subscriber_latency, ("postgres", "sqlite")),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from orderflow.adapters.cli.audit import events_command, history_command, projections_app
+from orderflow.adapters.cli.bench import bench
 from orderflow.adapters.cli.catalogue import product_app, supplier_app, warehouse_app
 from orderflow.adapters.cli.context import CliState
 from orderflow.adapters.cli.demo import demo
@@ -38,6 +39,7 @@ app.add_typer(shipment_app, name="shipment")
 app.add_typer(invoice_app, name="invoice")
 app.add_typer(return_app, name="return")
 app.command("demo")(demo)
+app.command("bench")(bench)
 app.command("relay")(relay)
 app.command("subscribe")(subscribe)
 app.command("events")(events_command)
