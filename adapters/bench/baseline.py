@@ -24,13 +24,21 @@ def stored_rows(url: str, after: int = 0) -> list[Row]:
     """(originator_id, version, topic, state) of every event after a position, in log order."""
     if url.startswith("sqlite"):
         with sqlite3.connect(sqlite_path(url)) as conn:
-            return list(conn.execute(
-                "SELECT originator_id, originator_version, topic, state FROM stored_events "
-                "WHERE rowid > ? ORDER BY rowid", (after,)))
+            return list(
+                conn.execute(
+                    "SELECT originator_id, originator_version, topic, state FROM stored_events "
+                    "WHERE rowid > ? ORDER BY rowid",
+                    (after,),
+                )
+            )
     with psycopg.connect(url) as conn:
-        return list(conn.execute(
-            "SELECT originator_id, originator_version, topic, state FROM orderflow_events "
-            "WHERE notification_id > %s ORDER BY notification_id", (after,)))
+        return list(
+            conn.execute(
+                "SELECT originator_id, originator_version, topic, state FROM orderflow_events "
+                "WHERE notification_id > %s ORDER BY notification_id",
+                (after,),
+            )
+        )
 
 
 def group_transactions(rows: Sequence[Row], starts_group: Callable[[Row], bool]) -> Groups:
@@ -59,8 +67,10 @@ def _postgres_rate(url: str, groups: Groups) -> float:
             " PRIMARY KEY (originator_id, originator_version))"
         )
         conn.execute("CREATE UNIQUE INDEX ON raw_events (notification_id ASC)")
-        insert = ("INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-                  " VALUES (%s, %s, %s, %s)")
+        insert = (
+            "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+            " VALUES (%s, %s, %s, %s)"
+        )
         started = time.perf_counter()
         for group in groups:
             with conn.transaction(), conn.cursor() as cur:

@@ -8,16 +8,26 @@ import random
 import time
 from collections.abc import Iterator
 
-from orderflow import engine_base
-from orderflow.adapters.bench.baseline import group_transactions, raw_transactions_per_second, stored_rows
+from orderflow.adapters.bench.baseline import (
+    group_transactions,
+    raw_transactions_per_second,
+    stored_rows,
+)
 from orderflow.adapters.bench.result import Result
 from orderflow.adapters.bench.stores import fresh_store
+
+from orderflow import engine_base
 from orderflow.engine import Engine, open_engine
 from orderflow.store import StoreConfig
 
 SKUS = [f"SKU{i:03d}" for i in range(30)]
 BUYER = {"name": "Nguyen Van A", "phone": "0912345678", "email": ""}
-ADDRESS = {"street": "12 Pham Van Dong", "ward": "Dich Vong", "province": "Ha Noi", "province_code": "01"}
+ADDRESS = {
+    "street": "12 Pham Van Dong",
+    "ward": "Dich Vong",
+    "province": "Ha Noi",
+    "province_code": "01",
+}
 PLACED_TOPIC = "orderflow.order:Order.Placed"
 
 
@@ -26,12 +36,19 @@ def set_up(url: str, skus: list[str], stock: int) -> None:
     engine.register_warehouse("HN", "Kho Ha Noi")
     engine.register_warehouse("HCM", "Kho Sai Gon", kind="secondary")
     for sku in skus:
-        engine.register_product(sku, f"product {sku}", cost_price=50_000, sale_price=120_000,
-                                initial_stock={sku: {"HN": stock}})
+        engine.register_product(
+            sku,
+            f"product {sku}",
+            cost_price=50_000,
+            sale_price=120_000,
+            initial_stock={sku: {"HN": stock}},
+        )
     engine.close()
 
 
-def place(engine: Engine, number: int, skus: list[str], rng: random.Random, prefix: str = "b") -> None:
+def place(
+    engine: Engine, number: int, skus: list[str], rng: random.Random, prefix: str = "b"
+) -> None:
     lines = [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in rng.sample(skus, 3)]
     engine.place_order("web", f"{prefix}-{number}", BUYER, ADDRESS, lines, shipping_fee=30_000)
 
@@ -55,8 +72,13 @@ def throughput(backend: str, quick: bool) -> Iterator[Result]:
         baseline = raw_transactions_per_second(url, groups)
     floor = 0.6 if backend == "postgres" else 0.5
     yield Result(
-        "place-order, 3 lines with reservation, one process", backend, rate, "orders/s", baseline,
-        f">= {floor} x raw inserts of the same rows", rate >= floor * baseline,
+        "place-order, 3 lines with reservation, one process",
+        backend,
+        rate,
+        "orders/s",
+        baseline,
+        f">= {floor} x raw inserts of the same rows",
+        rate >= floor * baseline,
         {"orders": orders, "rows_per_order": round(len(rows) / max(len(groups), 1), 2)},
     )
 
@@ -83,9 +105,19 @@ def latency(backend: str, quick: bool) -> Iterator[Result]:
     samples.sort()
     p50, p99, p999 = (samples[int(q * (len(samples) - 1))] * 1000 for q in (0.5, 0.99, 0.999))
     yield Result(
-        f"place-order latency at {rate} orders/s (p99)", backend, p99, "ms", None, "p99 <= 10 ms",
-        p99 <= 10, {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "p99.9_ms": round(p999, 2),
-                    "orders": len(samples)},
+        f"place-order latency at {rate} orders/s (p99)",
+        backend,
+        p99,
+        "ms",
+        None,
+        "p99 <= 10 ms",
+        p99 <= 10,
+        {
+            "p50_ms": round(p50, 2),
+            "p99_ms": round(p99, 2),
+            "p99.9_ms": round(p999, 2),
+            "orders": len(samples),
+        },
     )
 
 
@@ -107,7 +139,9 @@ def hot_skus(backend: str, quick: bool) -> Iterator[Result]:
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         started = time.perf_counter()
-        procs = [context.Process(target=_racer, args=(url, w, orders, hot, out)) for w in range(workers)]
+        procs = [
+            context.Process(target=_racer, args=(url, w, orders, hot, out)) for w in range(workers)
+        ]
         for p in procs:
             p.start()
         reports = [out.get(timeout=600) for _ in procs]
@@ -121,9 +155,19 @@ def hot_skus(backend: str, quick: bool) -> Iterator[Result]:
     placed = sum(r[0] for r in reports)
     retries = sum(r[2] for r in reports)
     yield Result(
-        f"{workers} processes, orders on {len(hot)} hot SKUs", backend, placed / wall, "orders/s",
-        None, "zero oversold units", oversold == 0,
-        {"oversold_units": oversold, "orders": placed, "conflict_retries": retries,
-         "retries_per_order": round(retries / placed, 3),
-         "reserved_units": sum(level.reserved for level in levels), "stock_units": stock * len(hot)},
+        f"{workers} processes, orders on {len(hot)} hot SKUs",
+        backend,
+        placed / wall,
+        "orders/s",
+        None,
+        "zero oversold units",
+        oversold == 0,
+        {
+            "oversold_units": oversold,
+            "orders": placed,
+            "conflict_retries": retries,
+            "retries_per_order": round(retries / placed, 3),
+            "reserved_units": sum(level.reserved for level in levels),
+            "stock_units": stock * len(hot),
+        },
     )

@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
-from rich.console import Console
-from rich.table import Table
-
 from orderflow.adapters.bench import place_order, stock_history, streams
 from orderflow.adapters.bench.result import Result
+from rich.console import Console
+from rich.table import Table
 
 Scenario = Callable[[str, bool], Iterator[Result]]
 
@@ -45,19 +44,27 @@ def machine() -> str:
     """One line describing where the figures were measured."""
     import os
 
-    return (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return (
+        f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def print_table(results: list[Result], console: Console) -> None:
     table = Table(title=f"orderflow benchmarks — {machine()}", title_justify="left")
     for column in ("scenario", "backend", "value", "unit", "baseline", "ratio", "target", "met"):
-        table.add_column(column, justify="right" if column in ("value", "baseline", "ratio") else "left")
+        table.add_column(
+            column, justify="right" if column in ("value", "baseline", "ratio") else "left"
+        )
     for r in results:
         table.add_row(
-            r.scenario, r.backend, f"{r.value:,.2f}", r.unit,
+            r.scenario,
+            r.backend,
+            f"{r.value:,.2f}",
+            r.unit,
             "" if r.baseline is None else f"{r.baseline:,.2f}",
-            "" if r.ratio is None else f"{r.ratio:.2f}x", r.target,
+            "" if r.ratio is None else f"{r.ratio:.2f}x",
+            r.target,
             {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[r.met],
         )
     console.print(table)
@@ -67,7 +74,10 @@ def main(names: list[str] | None, backends: list[str], quick: bool, as_json: boo
     """Run and print; returns the process exit status (0, even when a target is missed)."""
     unknown = [n for n in names or [] if n not in SCENARIOS]
     if unknown:
-        print(f"scenario: unknown {', '.join(unknown)} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
+        print(
+            f"scenario: unknown {', '.join(unknown)} (known: {', '.join(SCENARIOS)})",
+            file=sys.stderr,
+        )
         return 1
     console = Console(stderr=as_json)
     started = time.perf_counter()
@@ -77,7 +87,10 @@ def main(names: list[str] | None, backends: list[str], quick: bool, as_json: boo
         if as_json:
             print(result.as_json(), flush=True)
         else:
-            console.print(f"  {result.scenario} [{result.backend}]: {result.value:,.2f} {result.unit}", highlight=False)
+            console.print(
+                f"  {result.scenario} [{result.backend}]: {result.value:,.2f} {result.unit}",
+                highlight=False,
+            )
     if not as_json:
         print_table(results, console)
         console.print(f"total {time.perf_counter() - started:.1f}s")

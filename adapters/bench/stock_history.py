@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from orderflow.engine import Engine, open_engine
-from orderflow.stock_item import ReceiptReason, StockItem
-
 from orderflow.adapters.bench.result import Result
 from orderflow.adapters.bench.stores import fresh_store
+
+from orderflow.engine import Engine, open_engine
+from orderflow.stock_item import ReceiptReason, StockItem
 
 
 def grow_history(engine: Engine, sku: str, warehouse: str, events: int, chunk: int = 5_000) -> None:
@@ -54,7 +54,11 @@ def run(backend: str, quick: bool) -> Iterator[Result]:
             engine.close()
             yield Result(
                 scenario=f"stock command on {history:,}-event StockItem, {label}",
-                backend=backend, value=old * 1000, unit="ms/command", baseline=fresh * 1000,
-                target="<= 1.5x fresh", met=old <= 1.5 * fresh,
+                backend=backend,
+                value=old * 1000,
+                unit="ms/command",
+                baseline=fresh * 1000,
+                target="<= 1.5x fresh",
+                met=old <= 1.5 * fresh,
                 details={"fresh_ms": round(fresh * 1000, 3), "history_events": history},
             )

@@ -42,10 +42,17 @@ def relay(backend: str, quick: bool) -> Iterator[Result]:
 def subscriber_latency(backend: str, quick: bool) -> Iterator[Result]:
     per_save = 2 if backend == "postgres" else 1
     with fresh_store(backend) as url:
-        result = _script().subscriber_latency(url, _nats_url(), 500, 2 if quick else 10, 4, per_save)
+        result = _script().subscriber_latency(
+            url, _nats_url(), 500, 2 if quick else 10, 4, per_save
+        )
         p99 = result.details.get("p99_ms")
         yield Result(
-            "commit-to-subscriber latency at 500 events/s (p99)", backend,
-            float(p99) if p99 is not None else float("nan"), "ms", None, "p99 <= 100 ms",
-            None if p99 is None else p99 <= 100, {"p50_ms": round(result.value, 1), **result.details},
+            "commit-to-subscriber latency at 500 events/s (p99)",
+            backend,
+            float(p99) if p99 is not None else float("nan"),
+            "ms",
+            None,
+            "p99 <= 100 ms",
+            None if p99 is None else p99 <= 100,
+            {"p50_ms": round(result.value, 1), **result.details},
         )
