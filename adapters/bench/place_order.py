@@ -7,6 +7,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from orderflow.adapters.bench.baseline import (
     group_transactions,
@@ -18,6 +19,7 @@ from orderflow.adapters.bench.stores import fresh_store
 
 from orderflow import engine_base
 from orderflow.engine import Engine, open_engine
+from orderflow.errors import ConcurrencyError
 from orderflow.store import StoreConfig
 
 SKUS = [f"SKU{i:03d}" for i in range(30)]
@@ -121,14 +123,22 @@ def latency(backend: str, quick: bool) -> Iterator[Result]:
     )
 
 
-def _racer(url: str, worker: int, orders: int, skus: list[str], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    engine = open_engine(StoreConfig(url=url, create_tables=False))
-    rng = random.Random(worker)
+def _racer(url: str, worker: int, orders: int, skus: list[str], out: Any) -> None:
+    """Place orders in a separate process; always report, even when some commands gave up."""
+    placed = gave_up = 0
     started = time.perf_counter()
-    for i in range(orders):
-        place(engine, i, skus, rng, f"w{worker}")
-    out.put((orders, time.perf_counter() - started, engine_base.conflict_retries))
-    engine.close()
+    try:
+        engine = open_engine(StoreConfig(url=url, create_tables=False))
+        rng = random.Random(worker)
+        for i in range(orders):
+            try:
+                place(engine, i, skus, rng, f"w{worker}")
+                placed += 1
+            except ConcurrencyError:
+                gave_up += 1
+        engine.close()
+    finally:
+        out.put((placed, time.perf_counter() - started, engine_base.conflict_retries, gave_up))
 
 
 def hot_skus(backend: str, quick: bool) -> Iterator[Result]:
@@ -144,9 +154,11 @@ def hot_skus(backend: str, quick: bool) -> Iterator[Result]:
         ]
         for p in procs:
             p.start()
-        reports = [out.get(timeout=600) for _ in procs]
         for p in procs:
-            p.join()
+            p.join(timeout=600)
+        reports = [out.get(timeout=5) for p in procs if p.exitcode == 0]
+        if len(reports) != workers:
+            raise RuntimeError(f"hot-skus: {workers - len(reports)} worker process(es) failed")
         wall = time.perf_counter() - started
         engine = open_engine(url)
         levels = [engine.stock_level(sku, "HN") for sku in hot]
@@ -166,7 +178,8 @@ def hot_skus(backend: str, quick: bool) -> Iterator[Result]:
             "oversold_units": oversold,
             "orders": placed,
             "conflict_retries": retries,
-            "retries_per_order": round(retries / placed, 3),
+            "retries_per_order": round(retries / max(placed, 1), 3),
+         "gave_up": sum(r[3] for r in reports),
             "reserved_units": sum(level.reserved for level in levels),
             "stock_units": stock * len(hot),
         },
