@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
@@ -28,7 +30,24 @@ def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engi
     env = config.env()  # validates the URL before anything is opened
     check_reachable(config)
     try:
-        return Engine(env=env)
+        return _construct(env)
     except PersistenceError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StoreUnavailableError(f"database_url: cannot open {config.describe()}: {first_line}") from None
+
+
+def _construct(env: dict[str, str], attempts: int = 20) -> Engine:
+    """Build the engine; retry SQLite's 'database is locked' when several processes open a new file.
+
+    Switching a brand-new SQLite file to WAL mode fails at once (unwrapped sqlite3 error) if
+    another process is doing the same; once one has succeeded the mode persists in the file.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return Engine(env=env)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts:
+                reason = f"database_url: cannot open the SQLite file: {error}"
+                raise StoreUnavailableError(reason) from None
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
