@@ -27,18 +27,12 @@ RATE_ORDER: Final = [rate.value for rate in values.VatRate]
 
 def kind(value: object) -> str:
     """vat (VAT invoice, hoá đơn GTGT) or sales (sales invoice, hoá đơn bán hàng)."""
-    name = values.text(value, "kind", max_length=20).lower()
-    if name not in KINDS:
-        raise InvalidInputError("kind", f"{name!r} is not one of {', '.join(KINDS)}")
-    return name
+    return values.choice(value, "kind", KINDS)
 
 
 def adjustment(value: object) -> str:
     """money (amounts change) or information (buyer details change)."""
-    name = values.text(value, "adjustment", max_length=20).lower()
-    if name not in ADJUSTMENTS:
-        raise InvalidInputError("adjustment", f"{name!r} is not one of {', '.join(ADJUSTMENTS)}")
-    return name
+    return values.choice(value, "adjustment", ADJUSTMENTS)
 
 
 def buyer_tax_code(value: object, field: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
@@ -185,3 +186,11 @@ def vat_breakdown(amounts: list[tuple[Decimal, VatRate]]) -> dict[VatRate, tuple
         net = net_of_vat(gross, rate)
         result[rate] = (net, gross - net)
     return result
+
+
+def choice(value: object, field: str, allowed: Sequence[str]) -> str:
+    """One of a few lower-case words (a channel, a service ...); anything else names them all."""
+    name = text(value, field, max_length=20).lower()
+    if name not in allowed:
+        raise InvalidInputError(field, f"{name!r} is not one of {', '.join(allowed)}")
+    return name

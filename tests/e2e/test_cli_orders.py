@@ -4,40 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from orderflow.adapters.cli import app
-from typer.testing import CliRunner
+
+from tests.e2e.cli_harness import Cli
 
 BUYER = ["--name", "Nguyen Thi Lan", "--phone", "0912 345 678", "--street", "12 Ly Thuong Kiet",
          "--ward", "Phuong Cua Nam", "--province", "Ha Noi"]  # fmt: skip
-
-
-class Cli:
-    """The CLI in this process (the app the console script runs), on one SQLite file."""
-
-    def __init__(self, database: Path) -> None:
-        self.runner = CliRunner()
-        self.env = {"ORDERFLOW_DATABASE_URL": f"sqlite:///{database}"}
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        result = self.runner.invoke(app, list(args), env=self.env)
-        return result.exit_code, result.stdout, result.stderr
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self.run(*args)
-        assert code == 0, err or out
-        return out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def fails(self, *args: str) -> str:
-        code, out, err = self.run(*args)
-        assert code == 1, out
-        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-        return err.strip()
 
 
 @pytest.fixture

@@ -3,40 +3,11 @@ record a booking made at the carrier, follow its updates, invoice, take goods ba
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from orderflow.adapters.cli import app
-
-
-class Cli:
-    """The CLI in this process (the same app the console script runs), on one SQLite file."""
-
-    def __init__(self, database: Path) -> None:
-        self.runner = CliRunner()
-        self.env = {"ORDERFLOW_DATABASE_URL": f"sqlite:///{database}"}
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        result = self.runner.invoke(app, list(args), env=self.env)
-        return result.exit_code, result.stdout, result.stderr
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self.run(*args)
-        assert code == 0, err or out
-        return out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def fails(self, *args: str) -> str:
-        code, _, err = self.run(*args)
-        assert code == 1
-        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-        return err.strip()
+from tests.e2e.cli_harness import Cli
 
 
 @pytest.fixture
