@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orderflow.adapters.bench.result import Result
 from orderflow.adapters.nats import EventMessage, NatsSubscriberRunner, Relay, Subscriber
+from orderflow.adapters.nats.envelope import Encoder
 from orderflow.adapters.nats.relay import Outgoing, outgoing
 from orderflow.adapters.settings import Settings, load_settings
 
@@ -110,11 +111,13 @@ def relay_throughput(database_url: str, nats_url: str, events: int) -> tuple[Res
     engine = settings.open_engine()
     write_backlog(engine, events)
     total = engine.position()
-    messages = [
-        outgoing(engine, settings.subject_prefix, n)
-        for n in engine.recorder.select_notifications(start=None, limit=total + 1)
-    ]
+    notifications = engine.recorder.select_notifications(start=None, limit=total + 1)
+    messages = [outgoing(engine, settings.subject_prefix, n) for n in notifications]
     count = len(messages)
+    # the relay passes stored JSON through: it must publish exactly what the baseline publishes
+    encoder = Encoder(engine, settings.subject_prefix)
+    if [encoder.encode(n) for n in notifications] != messages:
+        raise AssertionError("the relay's encoding differs from the decoded messages")
     try:
         relay = Relay(settings, engine)
         stop = threading.Event()

@@ -13,11 +13,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from hashlib import sha1
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
+from eventsourcing.utils import resolve_topic
 
 SCHEMA = "orderflow.event/1"
 EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "orderflow:event")
@@ -44,6 +46,18 @@ class BadMessageError(ValueError):
 def event_id(aggregate_id: UUID, version: int) -> UUID:
     """The event's unique, deterministic id: the same for every relay run and every rebuild."""
     return uuid5(EVENT_NAMESPACE, f"{aggregate_id}/{version}")
+
+
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
+def event_id_text(aggregate_id: str, version: int) -> str:
+    """str(event_id(...)) without the UUID objects: the relay makes one per event."""
+    digest = bytearray(sha1(_NAMESPACE_BYTES + f"{aggregate_id}/{version}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def event_type(topic: str) -> str:
@@ -181,3 +195,128 @@ class EventMessage:
             raise BadMessageError(
                 f"body: not an orderflow event ({type(error).__name__}: {error})"
             ) from None
+
+
+class Outgoing(NamedTuple):
+    """One event as the relay publishes it."""
+
+    position: int
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+
+
+def encode_message(prefix: str, message: EventMessage) -> Outgoing:
+    """The subject, body and headers of a decoded event (the reference encoding)."""
+    return Outgoing(
+        message.position, subject_for(prefix, message.topic), message.to_json(), message.headers()
+    )
+
+
+# Passing stored JSON through --------------------------------------------------------------------
+# The library stores an event as JSON of its attributes (minus originator id and version) with
+# typed values wrapped: {"_type_":"decimal_str","_data_":"5"}. Decoding gives the attributes in
+# the stored order, and `jsonable` turns exactly these three wrapped types back into the strings
+# inside the wrappers (UUIDs with dashes), so unwrapping the stored text gives the same `data`
+# JSON, byte for byte, as decoding and encoding again.
+_STORED = re.compile(
+    r'\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"\\]+)"\}'
+    r'(?:,"originator_topic":"[^"\\]*")?(.*)\}',
+    re.DOTALL,
+)
+_WRAPPED = re.compile(r'\{"_type_":"(decimal_str|datetime_iso|uuid_hex)","_data_":"([^"\\]*)"\}')
+_PLAIN_TRANSCODINGS = frozenset({"decimal_str", "datetime_iso", "uuid_hex"})
+
+
+def _unwrap(match: re.Match[str]) -> str:
+    kind, data = match.groups()
+    return f'"{UUID(data)}"' if kind == "uuid_hex" else f'"{data}"'
+
+
+def stores_plain_json(mapper: Mapper[Any]) -> bool:
+    """The mapper writes plain JSON with only the library's uuid / decimal / datetime types."""
+    transcoder = mapper.transcoder
+    return (
+        type(mapper) is Mapper
+        and mapper.cipher is None
+        and mapper.compressor is None
+        and type(transcoder) is JSONTranscoder
+        and set(transcoder.names) <= _PLAIN_TRANSCODINGS
+    )
+
+
+class _Topic(NamedTuple):
+    subject: str
+    type: str
+    fields: str  # '"type":...,"topic":...,"aggregate_type":...' of the body
+    passthrough: bool  # the event class reads its stored state as it is (no upcasting)
+
+
+class Encoder:
+    """Stored events to relay messages, byte-identical to `encode_message` of the decoded event.
+
+    When the store keeps plain JSON and the event class needs no upcasting, the stored JSON is
+    passed through (type wrappers unwrapped) instead of being decoded into objects and encoded
+    again; anything else (a cipher, compression, custom types, upcasting, an unexpected layout)
+    is decoded through the application's mapper. Subjects and the body's type fields are made
+    once per topic.
+    """
+
+    def __init__(self, app: Application[Any], prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.plain = stores_plain_json(app.mapper)
+        self.topics: dict[str, _Topic] = {}
+
+    def _topic(self, topic: str) -> _Topic:
+        kind = event_type(topic)
+        dump = json.JSONEncoder(ensure_ascii=False).encode
+        fields = (
+            f'"type":{dump(kind)},"topic":{dump(topic)},'
+            f'"aggregate_type":{dump(kind.partition(".")[0])}'
+        )
+        try:
+            passthrough = self.plain and getattr(resolve_topic(topic), "class_version", 1) == 1
+        except Exception:  # a topic this code cannot resolve: decoding says why
+            passthrough = False
+        found = self.topics[topic] = _Topic(
+            subject_for(self.prefix, topic), kind, fields, passthrough
+        )
+        return found
+
+    def encode(self, notification: Notification) -> Outgoing:
+        topic = notification.topic
+        known = self.topics.get(topic) or self._topic(topic)
+        found = _STORED.fullmatch(notification.state.decode()) if known.passthrough else None
+        if found is None:
+            return self.decode(notification)
+        timestamp, rest = found.groups()
+        data = "{" + _WRAPPED.sub(_unwrap, rest[1:]) + "}"
+        if rest[:1] not in ("", ",") or '"originator_topic":' in rest or '"_type_":' in data:
+            return self.decode(notification)  # an unexpected layout: let the mapper read it
+        aggregate_id = str(notification.originator_id)
+        version = notification.originator_version
+        position = notification.id
+        event_id = event_id_text(aggregate_id, version)
+        body = (
+            f'{{"schema":"{SCHEMA}","id":"{event_id}",{known.fields},'
+            f'"aggregate_id":"{aggregate_id}","version":{version},"position":{position},'
+            f'"timestamp":"{timestamp}","data":{data}}}'
+        )
+        headers = {
+            H_MSG_ID: event_id,
+            H_SCHEMA: SCHEMA,
+            H_EVENT_ID: event_id,
+            H_TYPE: known.type,
+            H_TOPIC: topic,
+            H_AGGREGATE_ID: aggregate_id,
+            H_VERSION: str(version),
+            H_POSITION: str(position),
+            H_TIMESTAMP: timestamp,
+        }
+        return Outgoing(position, known.subject, body.encode(), headers)
+
+    def decode(self, notification: Notification) -> Outgoing:
+        """The reference path: decode through the mapper (decrypting, upcasting), encode."""
+        message = EventMessage.from_notification(self.app, notification)
+        return encode_message(self.prefix, message)

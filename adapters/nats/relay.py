@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import signal
 import threading
 import time
@@ -33,7 +32,7 @@ from eventsourcing.persistence import PersistenceError
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-from orderflow.adapters.nats.envelope import EventMessage, subject_for
+from orderflow.adapters.nats.envelope import Encoder, EventMessage, Outgoing, encode_message
 from orderflow.adapters.nats.jetstream import (
     connect_until,
     ensure_stream,
@@ -54,7 +53,7 @@ from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
 from orderflow.errors import InvalidInputError
-from orderflow.event_log import follow_log
+from orderflow.event_log import PAGE
 
 log = logging.getLogger("orderflow.streams")
 
@@ -66,69 +65,77 @@ class Trouble(Exception):
     """Something between the log and the server failed; start again from the acked position."""
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    position: int
-    subject: str
-    payload: bytes
-    headers: dict[str, str]
-
-
 def outgoing(engine: Engine, prefix: str, notification: Any) -> Outgoing:
-    message = EventMessage.from_notification(engine, notification)
-    return Outgoing(
-        notification.id,
-        subject_for(prefix, notification.topic),
-        message.to_json(),
-        message.headers(),
-    )
+    """The message for a stored event, decoded through the engine (the reference encoding)."""
+    return encode_message(prefix, EventMessage.from_notification(engine, notification))
 
 
 class LogFeed:
-    """A thread following the event log from a position and handing encoded events to asyncio."""
+    """A thread following the event log from a position, handing pages of encoded events to the
+    event loop (at most `pages` pages waiting)."""
 
     def __init__(
-        self, engine: Engine, after: int, prefix: str, capacity: int, wait: PgListener | None
+        self,
+        engine: Engine,
+        after: int,
+        prefix: str,
+        wait: PgListener | None,
+        page: int = PAGE,
+        pages: int = 2,
     ) -> None:
-        self.engine, self.after, self.prefix, self.wait = engine, after, prefix, wait
-        self.queue: queue.Queue[Outgoing | BaseException] = queue.Queue(maxsize=capacity)
+        self.engine, self.after, self.wait, self.page = engine, after, wait, page
+        self.encoder = Encoder(engine, prefix)
+        self.loop = asyncio.get_running_loop()
+        self.ready: asyncio.Queue[list[Outgoing] | BaseException] = asyncio.Queue()
+        self.slots = threading.Semaphore(pages)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._read, name="relay-feed", daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
+        options = follow_options(self.wait)
+        wait = options.get("wait") or (lambda timeout: self.stop.wait(timeout))
+        idle, most = options["idle_timeout"], options["max_idle_timeout"]
+        timeout = idle
+        position = self.after
+        select = self.engine.recorder.select_notifications
+        encode = self.encoder.encode
         try:
-            log_ = follow_log(
-                self.engine.recorder, self.after, self.stop, **follow_options(self.wait)
-            )
-            for notification in log_:
-                self._put(outgoing(self.engine, self.prefix, notification))
+            while not self.stop.is_set():
+                batch = select(start=position, limit=self.page, inclusive_of_start=False)
+                if not batch:
+                    wait(timeout)
+                    timeout = min(timeout * 2, most)
+                    continue
+                timeout = idle
+                position = batch[-1].id
+                self._put([encode(notification) for notification in batch])
         except BaseException as error:  # handed to the publisher, which starts afresh
             self._put(error)
 
-    def _put(self, item: Outgoing | BaseException) -> None:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
+    def _put(self, item: list[Outgoing] | BaseException) -> None:
+        while not self.slots.acquire(timeout=0.1):
+            if self.stop.is_set():
                 return
-            except queue.Full:
-                continue
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            self.loop.call_soon_threadsafe(self.ready.put_nowait, item)
 
-    def take(self, most: int, timeout: float) -> list[Outgoing]:
-        """Up to `most` events: waits up to `timeout` for the first, then takes what is ready."""
-        items: list[Outgoing] = []
+    def _taken(self, item: list[Outgoing] | BaseException) -> list[Outgoing]:
+        self.slots.release()
+        if isinstance(item, BaseException):
+            raise Trouble(f"reading the event log failed: {item!r}") from item
+        return item
+
+    def take_nowait(self) -> list[Outgoing]:
+        """A page if one is ready, else []."""
         try:
-            item = self.queue.get(timeout=timeout)
-            while True:
-                if isinstance(item, BaseException):
-                    raise Trouble(f"reading the event log failed: {item!r}") from item
-                items.append(item)
-                if len(items) >= most:
-                    break
-                item = self.queue.get_nowait()
-        except queue.Empty:
-            pass
-        return items
+            return self._taken(self.ready.get_nowait())
+        except asyncio.QueueEmpty:
+            return []
+
+    async def take(self) -> list[Outgoing]:
+        """The next page, waiting for it."""
+        return self._taken(await self.ready.get())
 
     def close(self) -> None:
         self.stop.set()
@@ -311,9 +318,11 @@ class Relay:
     ) -> int:
         """Publish from `acked` on until stopped; return the acked (and stored) position."""
         most = self.settings.relay_max_pending
-        feed = LogFeed(engine, acked, self.settings.subject_prefix, most, listener)
+        feed = LogFeed(engine, acked, self.settings.subject_prefix, listener)
+        ready: deque[Outgoing] = deque()
         inflight: deque[tuple[int, asyncio.Future[Any], float]] = deque()
         positions = PositionWriter(lambda position: self._save(ledger, lock, position), acked)
+        next_page: asyncio.Task[list[Outgoing]] | None = None
         try:
             while True:
                 if nc.is_closed:
@@ -324,27 +333,35 @@ class Relay:
                     if not inflight:
                         await positions.flush(acked)
                         return acked
-                    await self._wait_for_head(inflight)
+                    await self._wait_for(inflight)
                     continue
-                if len(inflight) >= most:  # a full pipeline: never block inside publish_async
-                    await self._wait_for_head(inflight)
+                if not ready:
+                    if next_page is not None and next_page.done():
+                        page, next_page = next_page.result(), None
+                    else:
+                        page = feed.take_nowait() if next_page is None else []
+                    ready.extend(page)
+                room = most - len(inflight)
+                if ready and room > 0:  # a full pipeline: never block inside publish_async
+                    now = time.monotonic()
+                    for _ in range(min(room, len(ready))):
+                        item = ready.popleft()
+                        future = await js.publish_async(
+                            item.subject, item.payload, headers=item.headers
+                        )
+                        inflight.append((item.position, future, now))
+                        self.stats.published += 1
                     continue
-                items = await asyncio.to_thread(
-                    feed.take, most - len(inflight), 0.02 if inflight else 0.2
-                )
-                for item in items:
-                    future = await js.publish_async(
-                        item.subject, item.payload, headers=item.headers
-                    )
-                    inflight.append((item.position, future, time.monotonic()))
-                self.stats.published += len(items)
-                if not items and not inflight:
+                if not ready and not inflight:
                     self.caught_up.set()
-                elif inflight and not items:
-                    await self._wait_for_head(inflight)
+                if not ready and next_page is None:
+                    next_page = asyncio.ensure_future(feed.take())
+                await self._wait_for(inflight, None if ready else next_page)
         finally:
             for _, future, _ in inflight:
                 future.cancel()  # frees its slot; the event is republished from `acked`
+            if next_page is not None:
+                next_page.cancel()
             await asyncio.to_thread(feed.close)
             await positions.settle()
 
@@ -368,12 +385,23 @@ class Relay:
             self.caught_up.clear()
         return acked
 
-    async def _wait_for_head(self, inflight: deque[tuple[int, asyncio.Future[Any], float]]) -> None:
-        position, future, sent = inflight[0]
-        left = sent + self.settings.relay_ack_timeout - time.monotonic()
-        if left <= 0:
-            raise Trouble(f"no ack for position {position} in {self.settings.relay_ack_timeout}s")
-        await asyncio.wait({future}, timeout=min(left, 0.25))
+    async def _wait_for(
+        self,
+        inflight: deque[tuple[int, asyncio.Future[Any], float]],
+        page: asyncio.Future[list[Outgoing]] | None = None,
+    ) -> None:
+        """Until the oldest publish is acked or the next page is ready (at most 0.25 s)."""
+        waits: set[asyncio.Future[Any]] = {page} if page is not None else set()
+        left = 0.25
+        if inflight:
+            position, future, sent = inflight[0]
+            left = sent + self.settings.relay_ack_timeout - time.monotonic()
+            if left <= 0:
+                raise Trouble(
+                    f"no ack for position {position} in {self.settings.relay_ack_timeout}s"
+                )
+            waits.add(future)
+        await asyncio.wait(waits, timeout=min(left, 0.25), return_when=asyncio.FIRST_COMPLETED)
 
     def _save(self, ledger: Ledger, lock: StoreLock, position: int) -> None:
         lock.check()

@@ -9,14 +9,23 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from orderflow.adapters.nats.envelope import SCHEMA, subject_for
+from orderflow.adapters.demo import set_up_catalogue
+from orderflow.adapters.demo_orders import run_orders
+from orderflow.adapters.nats.envelope import (
+    SCHEMA,
+    Encoder,
+    event_id,
+    event_id_text,
+    subject_for,
+)
 from orderflow.adapters.nats.ledger import open_ledger
 from orderflow.adapters.settings import Settings
 
-from orderflow.engine import Engine
+from orderflow.engine import Engine, open_engine
 from tests import services
 from tests.integration.streams_helpers import (
     assert_exactly_once_in_order,
@@ -91,6 +100,50 @@ def test_body_schema_has_decimals_and_ids_as_strings(settings: Settings, seeded:
     assert body["position"] == product.event.position
     text = json.dumps(body["data"])
     assert "10000" in text and "Decimal" not in text
+
+
+def test_the_relay_encoding_of_every_kind_of_event_is_byte_identical_to_decoding(
+    engine: Engine,
+) -> None:
+    """The relay passes the stored JSON through; the bytes must equal the decoded encoding."""
+    set_up_catalogue(engine, lambda line: None)
+    run_orders(engine, lambda line: None, 10)
+    log = engine.recorder.select_notifications(start=None, limit=1_000_000)
+    encoder = Encoder(engine, "shop")
+    decoded: list[int] = []
+    reference = encoder.decode
+    encoder.decode = lambda n: decoded.append(n.id) or reference(n)  # type: ignore[method-assign]
+    topics = set()
+    for notification in log:
+        assert encoder.encode(notification) == reference(notification), notification
+        assert event_id_text(
+            str(notification.originator_id), notification.originator_version
+        ) == str(event_id(notification.originator_id, notification.originator_version))
+        topics.add(notification.topic)
+    assert len(topics) > 40
+    assert decoded == [], "every event of a plain JSON store is passed through"
+
+
+def test_the_relay_decodes_events_it_cannot_pass_through() -> None:
+    """Compressed (or enciphered) state, an unexpected stored layout: decoded, same bytes."""
+    compressed = open_engine(
+        "memory://", extra_env={"COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+    )
+    plain = open_engine("memory://")
+    for engine, passes in ((compressed, False), (plain, True)):
+        seed_catalogue(engine)
+        receive_many(engine, 3)
+        encoder = Encoder(engine, "shop")
+        assert encoder.plain is passes
+        for notification in engine.recorder.select_notifications(start=None, limit=100):
+            assert encoder.encode(notification) == encoder.decode(notification)
+        engine.close()
+    last = plain.recorder.select_notifications(start=None, limit=100)[-1]
+    assert last.state.startswith(b'{"timestamp":')
+    odd = replace(last, state=b'{"quantity":1,' + last.state[1:])  # a key before the timestamp
+    encoder = Encoder(plain, "shop")
+    assert encoder.encode(odd) == encoder.decode(odd)
+    assert json.loads(encoder.encode(odd).payload)["data"]["quantity"] == 1
 
 
 def test_subject_is_prefix_aggregate_event_in_lower_case() -> None:
