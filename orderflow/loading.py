@@ -58,15 +58,24 @@ def _table(recorder: PostgresAggregateRecorder) -> str:
     return f'"{schema}"."{table}"'
 
 
-def _postgres_after(recorder: PostgresAggregateRecorder, after: Mapping[UUID, int]) -> list[StoredEvent]:
-    query = (
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-        " FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v)"
-        f" JOIN {_table(recorder)} e ON e.originator_id = k.id AND e.originator_version > k.v"
+def after_query(table: str) -> str:
+    """Each (id, version) pair's newer events, oldest first, from a PostgreSQL event table.
+
+    LATERAL ... OFFSET 0 keeps one primary-key range scan per aggregate: as a plain join, the
+    generic plan of the prepared statement hashed the whole table (cost grew with the log).
+    """
+    return (
+        "SELECT e.* FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, v) CROSS JOIN LATERAL ("
+        " SELECT originator_id, originator_version, topic, state"
+        f" FROM {table}"
+        " WHERE originator_id = k.id AND originator_version > k.v OFFSET 0) AS e"
         " ORDER BY e.originator_id, e.originator_version"
     )
+
+
+def _postgres_after(recorder: PostgresAggregateRecorder, after: Mapping[UUID, int]) -> list[StoredEvent]:
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(query, (list(after), list(after.values())), prepare=True)  # type: ignore[arg-type]
+        curs.execute(after_query(_table(recorder)), (list(after), list(after.values())), prepare=True)  # type: ignore[arg-type]
         return [_stored(row) for row in curs.fetchall()]
 
 

@@ -57,6 +57,12 @@ class _Work:
     def aggregates(self) -> list[Aggregate]:
         return [*self.orders.values(), *self.items.values(), *self.backlogs.values()]
 
+    def read_set(self, loaded: Mapping[UUID, Aggregate]) -> dict[UUID, int]:
+        """Versions of the aggregates the command decided on without changing them."""
+        seen = [*loaded.values(), *self.views.values(), *self.backlog_views.values()]
+        changed = {a.id for a in self.aggregates()}
+        return {a.id: a.version for a in seen if a.id not in changed}
+
 
 class OrderCommands(InventoryCommands):
     """Orders from every channel: place, reserve, edit, cancel, payments, refunds, queries."""
@@ -126,8 +132,10 @@ class OrderCommands(InventoryCommands):
         """
         name, number = checks.channel(channel), checks.external_id(external_id)
         order_id = Order.create_id(name, number)
+        trusted = self.trusts_cache()
         try:
             return self._place(
+                trusted,
                 name,
                 number,
                 buyer,
@@ -141,13 +149,17 @@ class OrderCommands(InventoryCommands):
                 payment_reference,
                 exchange_of,
             )
-        except (IntegrityError, OrderflowError):
+        except (IntegrityError, OrderflowError) as error:
             if self._exists(order_id):  # placed before (or just now, by someone else)
                 return order_id
+            if trusted and isinstance(error, OrderflowError):
+                # refused on cached state: check again on fresh state before the caller hears it
+                raise IntegrityError(f"re-check on fresh state: {error}") from error
             raise
 
     def _place(
         self,
+        trust_cache: bool,
         channel: str,
         external_id: str,
         buyer: Mapping[str, object],
@@ -170,7 +182,8 @@ class OrderCommands(InventoryCommands):
                 SalesChannel.create_id(channel),
                 *(Warehouse.create_id(code) for code in warehouses),
                 *(_stock_id(sku, code) for sku in skus for code in warehouses),
-            ]
+            ],
+            trust_cache,
         )
         order = Order.place(
             channel,
@@ -197,7 +210,7 @@ class OrderCommands(InventoryCommands):
         self._apply(order, plan, work)
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
-        self._save(*work.aggregates())
+        self._save(*work.aggregates(), expect=work.read_set(loaded))
         self._remember(*work.aggregates())
         return order.id
 
@@ -538,17 +551,23 @@ class OrderCommands(InventoryCommands):
             work.items[key] = item or StockItem(sku=sku, warehouse=warehouse)
         return work.items[key]
 
-    def _read(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+    def _read(self, ids: Iterable[UUID], trust_cache: bool = False) -> dict[UUID, Aggregate]:
         """The current state of these aggregates SHARED with the cache: only read it.
 
-        Cached aggregates are brought up to date with one query for all of them. Ids found
-        missing are not asked for again for ABSENT_TTL seconds (a stock item never opened in a
-        warehouse); a command that would backorder because of that reads again first.
+        Cached aggregates are brought up to date with one query for all of them, unless
+        `trust_cache` (then the command must pass what it read as the save's `expect`, so a
+        stale copy fails the save and the retry reads). Ids found missing are not asked for
+        again for ABSENT_TTL seconds (a stock item never opened in a warehouse); a command
+        that would backorder because of that reads again first.
         """
         now = time.monotonic()
         wanted = [i for i in dict.fromkeys(ids) if self._absent.get(i, 0) <= now]
         cached = self._cached(wanted)
-        new_events = select_events_after(self.recorder, {i: a.version for i, a in cached.items()})
+        new_events = (
+            {}
+            if trust_cache
+            else select_events_after(self.recorder, {i: a.version for i, a in cached.items()})
+        )
         found: dict[UUID, Aggregate] = {}
         for aggregate_id in wanted:
             if aggregate_id in cached:

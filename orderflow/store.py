@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from orderflow.errors import InvalidInputError, StoreUnavailableError
+from orderflow.recorders import recorder_topic
 
 DEFAULT_DATABASE_URL = "sqlite:///orderflow.db"
 
@@ -44,6 +45,9 @@ class StoreConfig:
         if self.cache_size <= 0:
             env.pop("AGGREGATE_CACHE_MAXSIZE")
         env.update(_backend_env(self))
+        topic = recorder_topic(self.backend)
+        if topic:
+            env["APPLICATION_RECORDER_TOPIC"] = topic
         env.update(self.extra_env)
         # The PL/pgSQL insert path skips the table lock: positions interleave and log readers
         # (projections, the relay) skip events. Never on, whatever extra_env says.

@@ -1,0 +1,86 @@
+"""The engine's recorders (orderflow/recorders.py) on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from orderflow import Engine, open_engine
+from orderflow.loading import select_events_after
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    e = open_engine(store_url)
+    yield e
+    e.close()
+
+
+def events(aggregate: UUID, *versions: int) -> list[StoredEvent]:
+    return [StoredEvent(aggregate, v, "tests:Event", b'{"n": %d}' % v) for v in versions]
+
+
+def test_saves_return_consecutive_positions_in_log_order(engine: Engine) -> None:
+    a, b = uuid4(), uuid4()
+    first = engine.recorder.insert_events(events(a, 1, 2, 3))
+    second = engine.recorder.insert_events(events(b, 1))
+    assert second and first and list(first) + list(second) == [1, 2, 3, 4]
+    log = engine.recorder.select_notifications(start=1, limit=10)
+    assert [(n.originator_id, n.originator_version) for n in log] == [(a, 1), (a, 2), (a, 3), (b, 1)]
+    assert log[0].state == b'{"n": 1}'
+
+
+def test_a_conflicting_version_writes_nothing(engine: Engine) -> None:
+    a, b = uuid4(), uuid4()
+    engine.recorder.insert_events(events(a, 1))
+    with pytest.raises(IntegrityError):
+        engine.recorder.insert_events(events(b, 1) + events(a, 1))
+    assert engine.recorder.max_notification_id() == 1
+    assert engine.recorder.insert_events(events(b, 1))  # the connection is usable afterwards
+
+
+def test_the_read_set_check_refuses_when_a_read_aggregate_moved_on(engine: Engine) -> None:
+    read, written = uuid4(), uuid4()
+    engine.recorder.insert_events(events(read, 1, 2))
+    with pytest.raises(IntegrityError, match="stale read"):
+        engine.recorder.insert_events(events(written, 1), expect={read: 1})
+    assert engine.recorder.max_notification_id() == 2
+    assert engine.recorder.insert_events(events(written, 1), expect={read: 2, uuid4(): 0})
+    assert engine.recorder.max_notification_id() == 3
+
+
+def test_the_batched_read_probes_the_primary_key(postgres_url: str) -> None:
+    """As a join, the prepared statement's generic plan hashed the whole table (cost grew with
+    the log); the LATERAL form must stay an index probe per aggregate."""
+    engine = open_engine(postgres_url)
+    ids = [uuid4() for _ in range(3000)]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO orderflow_events (originator_id, originator_version, topic, state)"
+            " SELECT id, v, 't', '\\x00' FROM unnest(%s::uuid[]) AS id, generate_series(1, 5) AS v",
+            (ids,),
+        )
+        conn.execute("ANALYZE orderflow_events")
+    wanted = {ids[7]: 2, ids[9]: 0}
+    found = select_events_after(engine.recorder, wanted)
+    assert [e.originator_version for e in found[ids[7]]] == [3, 4, 5]
+    assert [e.originator_version for e in found[ids[9]]] == [1, 2, 3, 4, 5]
+    engine.close()
+    from orderflow import loading
+
+    query = loading.after_query('"public"."orderflow_events"')
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN " + query.replace("%s", "ARRAY[gen_random_uuid()]", 1).replace(
+                    "%s", "ARRAY[1::bigint]", 1
+                )
+            )
+        )
+    assert "orderflow_events_pkey" in plan and "Seq Scan on orderflow_events" not in plan

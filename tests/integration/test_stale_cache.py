@@ -1,0 +1,81 @@
+"""Two engines on one store (as two processes): one's cached state goes stale behind its back.
+
+place_order decides on cached aggregates without reading them first and checks, inside the
+write, that none has moved on (see orderflow/recorders.py); these scenarios change what the
+other engine has cached and check its next order sees the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orderflow import Engine, engine_base, open_engine
+from orderflow.errors import InvalidInputError
+from tests.integration.ordering_setup import levels, place, seller
+
+
+@pytest.fixture
+def engines(store_url: str) -> Iterator[tuple[Engine, Engine]]:
+    a = seller(open_engine(store_url))
+    b = open_engine(store_url)
+    place(a, "warm-1", TEE=1)  # a's cache now holds TEE's product, warehouses and stock
+    place(a, "warm-2", TEE=1)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture(autouse=True)
+def no_recent_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scenario starts as a process that has not met a conflict (so it trusts its cache)."""
+    monkeypatch.setattr(engine_base, "last_conflict", float("-inf"))
+
+
+def test_a_price_changed_elsewhere_is_used(engines: tuple[Engine, Engine]) -> None:
+    a, b = engines
+    b.change_price("TEE", sale_price=250_000)
+    order = a.order(place(a, "after-price", TEE=1))
+    assert order.lines[0].unit_price == 250_000
+
+
+def test_a_product_discontinued_elsewhere_is_refused(engines: tuple[Engine, Engine]) -> None:
+    a, b = engines
+    b.discontinue_product("TEE")
+    with pytest.raises(InvalidInputError, match="no longer sold"):
+        place(a, "after-discontinue", TEE=1)
+
+
+def test_a_warehouse_deactivated_elsewhere_is_not_allocated(
+    engines: tuple[Engine, Engine],
+) -> None:
+    a, b = engines
+    b.deactivate_warehouse("HN", "flooded")
+    order = a.order(place(a, "after-deactivate", TEE=2))
+    assert order.lines[0].reserved == {"HCM": 2}
+
+
+def test_stock_taken_elsewhere_is_not_sold_twice(engines: tuple[Engine, Engine]) -> None:
+    a, b = engines  # TEE: HN 10 (2 reserved by a's warm-up), HCM 3
+    place(b, "b-takes", TEE=8)  # HN is now fully reserved, but a's cache still shows 8 free
+    order = a.order(place(a, "a-wants", TEE=4))
+    assert order.lines[0].reserved == {"HCM": 3}
+    assert order.lines[0].backordered == 1
+    for on_hand, reserved in levels(a, "TEE").values():
+        assert reserved <= on_hand
+
+
+def test_a_refusal_on_cached_state_is_checked_again(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = engines
+    a.discontinue_product("TEE")
+    with pytest.raises(InvalidInputError):
+        place(a, "refused", TEE=1)
+    b.update_product("TEE", brand="Viet Tien")  # moves the product on; still discontinued
+    monkeypatch.setattr(engine_base, "last_conflict", float("-inf"))  # the refusal above set it
+    retries = engine_base.conflict_retries
+    with pytest.raises(InvalidInputError, match="no longer sold"):
+        place(a, "still-refused", TEE=1)
+    assert engine_base.conflict_retries == retries + 1  # refused on the cache, then on fresh state
