@@ -246,6 +246,7 @@ def stores_plain_json(mapper: Mapper[Any]) -> bool:
 
 
 class _Topic(NamedTuple):
+    topic: str
     subject: str
     type: str
     fields: str  # '"type":...,"topic":...,"aggregate_type":...' of the body
@@ -280,39 +281,60 @@ class Encoder:
         except Exception:  # a topic this code cannot resolve: decoding says why
             passthrough = False
         found = self.topics[topic] = _Topic(
-            subject_for(self.prefix, topic), kind, fields, passthrough
+            topic, subject_for(self.prefix, topic), kind, fields, passthrough
         )
         return found
 
     def encode(self, notification: Notification) -> Outgoing:
-        topic = notification.topic
+        return self.encode_row(
+            notification.id,
+            str(notification.originator_id),
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
+
+    def encode_row(
+        self, position: int, aggregate_id: str, version: int, topic: str, state: bytes
+    ) -> Outgoing:
+        """The same from a stored row's columns (the aggregate id as a UUID string)."""
         known = self.topics.get(topic) or self._topic(topic)
-        found = _STORED.fullmatch(notification.state.decode()) if known.passthrough else None
-        if found is None:
-            return self.decode(notification)
-        timestamp, rest = found.groups()
-        data = "{" + _WRAPPED.sub(_unwrap, rest[1:]) + "}"
-        if rest[:1] not in ("", ",") or '"originator_topic":' in rest or '"_type_":' in data:
-            return self.decode(notification)  # an unexpected layout: let the mapper read it
-        aggregate_id = str(notification.originator_id)
-        version = notification.originator_version
-        position = notification.id
+        found = _STORED.fullmatch(state.decode()) if known.passthrough else None
+        if found is not None:
+            timestamp, rest = found.groups()
+            data = "{" + _WRAPPED.sub(_unwrap, rest[1:]) + "}"
+            expected = rest[:1] in ("", ",") and '"originator_topic":' not in rest
+            if expected and '"_type_":' not in data:
+                return self._passed(known, position, aggregate_id, version, timestamp, data)
+        # anything unexpected: let the mapper read it
+        row = Notification(
+            id=position,
+            originator_id=UUID(aggregate_id),
+            originator_version=version,
+            topic=topic,
+            state=bytes(state),
+        )
+        return self.decode(row)
+
+    def _passed(
+        self, known: _Topic, position: int, aggregate_id: str, version: int, at: str, data: str
+    ) -> Outgoing:
         event_id = event_id_text(aggregate_id, version)
         body = (
             f'{{"schema":"{SCHEMA}","id":"{event_id}",{known.fields},'
             f'"aggregate_id":"{aggregate_id}","version":{version},"position":{position},'
-            f'"timestamp":"{timestamp}","data":{data}}}'
+            f'"timestamp":"{at}","data":{data}}}'
         )
         headers = {
             H_MSG_ID: event_id,
             H_SCHEMA: SCHEMA,
             H_EVENT_ID: event_id,
             H_TYPE: known.type,
-            H_TOPIC: topic,
+            H_TOPIC: known.topic,
             H_AGGREGATE_ID: aggregate_id,
             H_VERSION: str(version),
             H_POSITION: str(position),
-            H_TIMESTAMP: timestamp,
+            H_TIMESTAMP: at,
         }
         return Outgoing(position, known.subject, body.encode(), headers)
 

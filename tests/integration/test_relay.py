@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from nats.aio.msg import Msg
 from orderflow.adapters.demo import set_up_catalogue
 from orderflow.adapters.demo_orders import run_orders
 from orderflow.adapters.nats.envelope import (
@@ -23,6 +24,7 @@ from orderflow.adapters.nats.envelope import (
     subject_for,
 )
 from orderflow.adapters.nats.ledger import open_ledger
+from orderflow.adapters.nats.relay import _read_ack
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine, open_engine
@@ -144,6 +146,22 @@ def test_the_relay_decodes_events_it_cannot_pass_through() -> None:
     encoder = Encoder(plain, "shop")
     assert encoder.encode(odd) == encoder.decode(odd)
     assert json.loads(encoder.encode(odd).payload)["data"]["quantity"] == 1
+
+
+def test_only_a_pub_ack_from_the_stream_counts_as_an_ack() -> None:
+    def answer(data: bytes, headers: dict[str, str] | None = None) -> Msg:
+        return Msg(None, subject="_INBOX.x.7", data=data, headers=headers)  # type: ignore[arg-type]
+
+    assert _read_ack(answer(b'{"stream":"S","seq":3}'), "S") == (False, "")
+    assert _read_ack(answer(b'{"stream":"S","seq":3,"duplicate":true}'), "S") == (True, "")
+    for bad in (
+        answer(b"", {"Status": "503"}),  # no responders
+        answer(b'{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}'),
+        answer(b'{"stream":"OTHER","seq":3}'),
+        answer(b"not json"),
+    ):
+        duplicate, error = _read_ack(bad, "S")
+        assert error and not duplicate
 
 
 def test_subject_is_prefix_aggregate_event_in_lower_case() -> None:
