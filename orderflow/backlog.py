@@ -7,21 +7,24 @@ orders of a SKU by loading one aggregate instead of scanning the log.
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow.errors import InvalidStateError
+from orderflow.values import named_id
 
 
 class Backlog(Aggregate):
     """The first-come first-served queue of orders (order id -> units) waiting for a SKU."""
 
     Opened: ClassVar[type[DomainEvent]]
+    flat_state: ClassVar[bool] = True
+    """Its state is scalars and dicts of scalars only: copied one level deep (private_copy)."""
 
     @staticmethod
     def create_id(sku: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:backlog:{sku}")
+        return named_id(f"orderflow:backlog:{sku}")
 
     @event("Opened")
     def __init__(self, sku: str) -> None:

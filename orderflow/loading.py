@@ -90,18 +90,33 @@ def _postgres_latest(recorder: PostgresAggregateRecorder, ids: list[UUID]) -> li
         return [_stored(row) for row in curs.fetchall()]
 
 
+def sqlite_newer_query(table: str, pairs: int, columns: str) -> str:
+    """Rows newer than each of `pairs` (id, version) pairs bound in order, oldest first.
+
+    The pairs are a VALUES table joined on the primary key: one index probe per aggregate
+    (an OR chain of the same conditions cost 5 s of a 10,000-order demo).
+    """
+    values = ", ".join(["(?, ?)"] * pairs)
+    return (
+        f"WITH k(id, v) AS (VALUES {values}) SELECT {columns} FROM k"
+        f" JOIN {table} e ON e.originator_id = k.id AND e.originator_version > k.v"
+        " ORDER BY e.originator_id, e.originator_version"
+    )
+
+
+def sqlite_pairs(pairs: Iterable[tuple[UUID, int]]) -> list[Any]:
+    """The bound parameters of sqlite_newer_query (ids as the library stores them: hex)."""
+    return [p for i, v in pairs for p in (i.hex, v)]
+
+
 def _sqlite_after(recorder: SQLiteAggregateRecorder, after: Mapping[UUID, int]) -> list[StoredEvent]:
     rows: list[StoredEvent] = []
     pairs = list(after.items())
+    columns = "e.originator_id, e.originator_version, e.topic, e.state"
     for start in range(0, len(pairs), SQLITE_MAX_PAIRS):
         chunk = pairs[start : start + SQLITE_MAX_PAIRS]
-        where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(chunk))
-        params = [p for i, v in chunk for p in (i.hex, v)]
-        query = (
-            "SELECT originator_id, originator_version, topic, state FROM "
-            f"{recorder.events_table_name} WHERE {where} ORDER BY originator_id, originator_version"
-        )
-        rows.extend(_sqlite_rows(recorder, query, params))
+        query = sqlite_newer_query(recorder.events_table_name, len(chunk), columns)
+        rows.extend(_sqlite_rows(recorder, query, sqlite_pairs(chunk)))
     return rows
 
 

@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Final
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow import values
 from orderflow.errors import InvalidInputError, InvalidStateError
+from orderflow.values import named_id
 
 CHANNELS: Final = ("web", "shopee", "lazada", "tiktok", "phone", "facebook", "other")
 PAYMENT_METHODS: Final = ("cod", "prepaid")
@@ -144,7 +145,7 @@ class Order(Aggregate):
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:order:{channel}:{external_id}")
+        return named_id(f"orderflow:order:{channel}:{external_id}")
 
     @classmethod
     def place(

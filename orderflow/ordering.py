@@ -619,9 +619,10 @@ FLAT_TYPE_SET = frozenset((int, str, bool, float, Decimal, UUID, datetime, type(
 
 def private_copy(aggregate: A) -> A:
     """A copy to change: as deepcopy, but much faster for flat state (a stock item's
-    reservations: order id -> units), which is copied one level deep."""
+    reservations: order id -> units), which is copied one level deep. Classes that declare
+    `flat_state = True` skip the check (it walks every entry: thousands on a hot SKU)."""
     state = vars(aggregate)
-    if not all(_flat(value) for value in state.values()):
+    if not getattr(aggregate, "flat_state", False) and not all(map(_flat, state.values())):
         return deepcopy(aggregate)
     clone = copy(aggregate)
     for name, value in state.items():

@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow import values
 from orderflow.errors import InvalidInputError, InvalidStateError, NotFoundError
+from orderflow.values import named_id
 
 MAX_ATTRIBUTES = 3
 
@@ -152,7 +153,7 @@ class Product(Aggregate):
 
     @staticmethod
     def create_id(base_sku: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:product:{base_sku}")
+        return named_id(f"orderflow:product:{base_sku}")
 
     @classmethod
     def register(

@@ -37,6 +37,8 @@ from psycopg import ClientCursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from orderflow.loading import SQLITE_MAX_PAIRS, sqlite_newer_query, sqlite_pairs
+
 Expected = Mapping[UUID, int]
 
 STALE_READ = "stale read: an aggregate this command relied on has changed since it was read"
@@ -95,7 +97,10 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             rows += [list(expect), list(expect.values())]
         else:
             statement = self.insert_rows
-        with self.datastore.get_connection() as conn, ClientCursor(conn, row_factory=tuple_row) as cur:
+        with (
+            self.datastore.get_connection() as conn,
+            ClientCursor(conn, row_factory=tuple_row) as cur,
+        ):
             cur.execute(statement, rows)
             while cur.nextset():  # to the insert's result, the last one
                 pass
@@ -117,12 +122,11 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
         ids = super()._insert_events(c, stored_events, **kwargs)
-        if expect:
-            pairs = list(expect.items())
-            where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(pairs))
+        for start in range(0, len(expect or ()), SQLITE_MAX_PAIRS):
+            chunk = list(expect.items())[start : start + SQLITE_MAX_PAIRS]  # type: ignore[union-attr]
             c.execute(
-                f"SELECT 1 FROM {self.events_table_name} WHERE {where} LIMIT 1",
-                [p for i, v in pairs for p in (i.hex, v)],
+                sqlite_newer_query(self.events_table_name, len(chunk), "1") + " LIMIT 1",
+                sqlite_pairs(chunk),
             )
             if c.fetchone():
                 raise IntegrityError(STALE_READ)  # the transaction rolls back

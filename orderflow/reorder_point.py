@@ -6,13 +6,14 @@ below; `reorder_quantity` (optional) is what the seller usually buys then.
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from orderflow import values
 from orderflow.catalogue import CatalogueCommands
 from orderflow.engine_base import retry_on_conflict
+from orderflow.values import named_id
 
 
 class ReorderPoint(Aggregate):
@@ -20,7 +21,7 @@ class ReorderPoint(Aggregate):
 
     @staticmethod
     def create_id(sku: str, warehouse: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:reorder-point:{sku}@{warehouse}")
+        return named_id(f"orderflow:reorder-point:{sku}@{warehouse}")
 
     @event("Set")
     def __init__(self, sku: str, warehouse: str, level: int, reorder_quantity: int) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from orderflow.values import named_id
 
 
 class SalesChannel(Aggregate):
@@ -15,7 +17,7 @@ class SalesChannel(Aggregate):
 
     @staticmethod
     def create_id(name: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:channel:{name}")
+        return named_id(f"orderflow:channel:{name}")
 
     @event("Configured")
     def __init__(self, name: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from orderflow.values import named_id
 
 
 class Sku(Aggregate):
@@ -15,7 +17,7 @@ class Sku(Aggregate):
 
     @staticmethod
     def create_id(sku: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:sku:{sku}")
+        return named_id(f"orderflow:sku:{sku}")
 
     @event("Claimed")
     def __init__(self, sku: str, product_id: UUID, base_sku: str) -> None:

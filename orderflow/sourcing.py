@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from orderflow.values import named_id
 
 
 class Sourcing(Aggregate):
@@ -16,7 +18,7 @@ class Sourcing(Aggregate):
 
     @staticmethod
     def create_id(sku: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:sourcing:{sku}")
+        return named_id(f"orderflow:sourcing:{sku}")
 
     @event("Chosen")
     def __init__(self, sku: str, supplier: str, unit_cost: Decimal | None, warehouse: str) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow import values
 from orderflow.errors import InsufficientStockError, InvalidInputError, InvalidStateError
+from orderflow.values import named_id
 
 
 class ReceiptReason(StrEnum):
@@ -44,10 +45,12 @@ class StockItem(Aggregate):
     """
 
     Opened: ClassVar[type[DomainEvent]]
+    flat_state: ClassVar[bool] = True
+    """Its state is scalars and dicts of scalars only: copied one level deep (private_copy)."""
 
     @staticmethod
     def create_id(sku: str, warehouse: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:stock:{sku}@{warehouse}")
+        return named_id(f"orderflow:stock:{sku}@{warehouse}")
 
     @event("Opened")
     def __init__(self, sku: str, warehouse: str) -> None:

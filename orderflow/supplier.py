@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from orderflow.values import named_id
 
 
 class Supplier(Aggregate):
@@ -15,7 +17,7 @@ class Supplier(Aggregate):
 
     @staticmethod
     def create_id(code: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:supplier:{code}")
+        return named_id(f"orderflow:supplier:{code}")
 
     @event("Registered")
     def __init__(

@@ -7,9 +7,11 @@ read and can never be claimed by two shipments.
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
+from orderflow.values import named_id
 
 
 class TrackingNumber(Aggregate):
@@ -17,7 +19,7 @@ class TrackingNumber(Aggregate):
 
     @staticmethod
     def create_id(carrier: str, tracking_number: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:tracking:{carrier}:{tracking_number}")
+        return named_id(f"orderflow:tracking:{carrier}:{tracking_number}")
 
     @event("Claimed")
     def __init__(self, carrier: str, tracking_number: str, shipment_id: str) -> None:

@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from orderflow.errors import InvalidInputError
 
@@ -194,3 +196,10 @@ def choice(value: object, field: str, allowed: Sequence[str]) -> str:
     if name not in allowed:
         raise InvalidInputError(field, f"{name!r} is not one of {', '.join(allowed)}")
     return name
+
+
+@lru_cache(maxsize=16_384)
+def named_id(name: str) -> UUID:
+    """The id of the aggregate with this unique name ("orderflow:sku:TEE-RED"): uuid5 in the
+    URL namespace, remembered (a command asks for the same few ids over and over)."""
+    return uuid5(NAMESPACE_URL, name)

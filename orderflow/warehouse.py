@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
 from orderflow.errors import InvalidStateError
+from orderflow.values import named_id
 
 
 class Warehouse(Aggregate):
@@ -17,7 +18,7 @@ class Warehouse(Aggregate):
 
     @staticmethod
     def create_id(code: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"orderflow:warehouse:{code}")
+        return named_id(f"orderflow:warehouse:{code}")
 
     @event("Registered")
     def __init__(

@@ -30,7 +30,8 @@ def test_saves_return_consecutive_positions_in_log_order(engine: Engine) -> None
     second = engine.recorder.insert_events(events(b, 1))
     assert second and first and list(first) + list(second) == [1, 2, 3, 4]
     log = engine.recorder.select_notifications(start=1, limit=10)
-    assert [(n.originator_id, n.originator_version) for n in log] == [(a, 1), (a, 2), (a, 3), (b, 1)]
+    positions = [(n.originator_id, n.originator_version) for n in log]
+    assert positions == [(a, 1), (a, 2), (a, 3), (b, 1)]
     assert log[0].state == b'{"n": 1}'
 
 
