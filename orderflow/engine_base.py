@@ -77,10 +77,18 @@ def _run_with_retries(method: Callable[P, R], *args: P.args, **kwargs: P.kwargs)
                 raise unavailable(error) from error
         except PersistenceError as error:
             raise unavailable(error) from error
-        time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+        time.sleep(backoff(attempt))
     raise ConcurrencyError(
         f"{method.__name__}: gave up after {MAX_ATTEMPTS} conflicting attempts; try again"
     )
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after the n-th conflicting attempt: exponential with full jitter (1 ms,
+    2 ms, 4 ms ... capped at 64 ms), so writers racing for the same hot stock spread out instead
+    of colliding again at once (a linear 0-20 ms jitter let a few orders lose 30 times in a row
+    with 4 processes on 4 SKUs)."""
+    return random.uniform(0, 0.001 * 2 ** min(attempt - 1, 6))
 
 
 def _count_retry() -> None:
