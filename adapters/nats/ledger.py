@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.rows import dict_row
 
 Status = Literal["pending", "done", "dead"]
 ERROR_LIMIT = 1000
@@ -72,22 +81,73 @@ class Transactions(Protocol):
 
 
 class PostgresTransactions:
-    """The engine's connection pool; ledger writes commit without waiting for the WAL flush.
+    """A connection of the ledger's own, each statement committed by itself (autocommit) without
+    waiting for the WAL flush (`synchronous_commit = off` for this session only).
 
-    A database crash may forget the last few milliseconds of ledger rows (never half a row):
-    those events are relayed or handled once more, which de-duplication and idempotent handlers
-    absorb. An ordinary commit would cost a disk flush per handled event.
+    Every ledger write is one statement, so autocommit gives the same atomicity as a transaction
+    around it, in one round trip, and without taking a connection from the engine's pool (where
+    it waited behind the engine's writers). A database crash may forget the last few
+    milliseconds of ledger rows (never half a row): those events are relayed or handled once
+    more, which de-duplication and idempotent handlers absorb. An ordinary commit would cost a
+    disk flush per handled event.
     """
 
     def __init__(self, datastore: PostgresDatastore) -> None:
-        self.datastore = datastore
+        pool = datastore.pool
+        kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+        self.options = {k: v for k, v in kwargs.items() if k != "row_factory"}
+        self.password = pool.get_password_func
+        self.timeout = pool.timeout
+        self.conn: Any = None
+        self.lock = threading.Lock()
+
+    def _connect(self) -> Any:
+        options = dict(self.options)
+        if self.password is not None:
+            options["password"] = self.password()
+        conn = psycopg.connect(
+            **options,
+            autocommit=True,
+            row_factory=dict_row,
+            connect_timeout=max(1, int(self.timeout)),
+            application_name="orderflow-ledger",
+        )
+        conn.execute("SET synchronous_commit TO OFF")
+        return conn
 
     @contextmanager
     def transaction(self, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            if commit:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            yield cursor
+        with self.lock:
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = self._connect()
+                with self.conn.cursor() as cursor:
+                    yield cursor
+            except psycopg.Error as error:
+                if self.conn is not None and self.conn.broken:
+                    self.conn.close()
+                    self.conn = None
+                raise _persistence_error(error) from error
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+
+def _persistence_error(error: Exception) -> PersistenceError:
+    """psycopg's error as the eventsourcing error the callers handle (as the library maps it)."""
+    if isinstance(error, psycopg.IntegrityError):
+        return IntegrityError(str(error))
+    if isinstance(error, psycopg.ProgrammingError):
+        return ProgrammingError(str(error))
+    if isinstance(error, psycopg.InterfaceError):
+        return InterfaceError(str(error))
+    return OperationalError(str(error))
+
+
+BUSY_WAITS = (0.0002, 0.0005, 0.001, 0.002)  # seconds between tries for SQLite's write lock
 
 
 class SqliteTransactions:
@@ -96,22 +156,48 @@ class SqliteTransactions:
     Same trade-off as on PostgreSQL: an OS crash or power cut may forget the newest ledger rows,
     a process crash never does; a FULL fsync per handled event would cap a subscriber at a few
     hundred events per second.
+
+    The write lock is tried every 0.2-2 ms (up to the lock timeout) instead of through SQLite's
+    busy handler, whose sleeps grow to 25-100 ms: with the engine committing hundreds of times a
+    second the lock is free only for moments, and the handler's long sleeps missed them, holding
+    a subscriber's batch for up to half a second.
     """
 
     def __init__(self, path: str, lock_timeout: int | None) -> None:
+        self.timeout = lock_timeout or 5
         self.conn = sqlite3.connect(
-            path, timeout=lock_timeout or 5, isolation_level=None, check_same_thread=False
+            path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.Lock()
+
+    def _begin_immediate(self, cursor: sqlite3.Cursor) -> None:
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = time.monotonic() + self.timeout
+            tries = 0
+            while True:
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if not _busy(error) or time.monotonic() > deadline:
+                        raise
+                time.sleep(BUSY_WAITS[min(tries, len(BUSY_WAITS) - 1)])
+                tries += 1
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
 
     @contextmanager
     def transaction(self, commit: bool) -> Iterator[Any]:
         with self.lock:
             cursor = self.conn.cursor()
             try:
-                cursor.execute("BEGIN IMMEDIATE" if commit else "BEGIN")
+                if commit:
+                    self._begin_immediate(cursor)
+                else:
+                    cursor.execute("BEGIN")
                 yield cursor
                 cursor.execute("COMMIT" if commit else "ROLLBACK")
             except sqlite3.Error as error:
@@ -122,6 +208,11 @@ class SqliteTransactions:
                 raise
             finally:
                 cursor.close()
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 class SqlLedger:
