@@ -90,8 +90,9 @@ def _postgres_latest(recorder: PostgresAggregateRecorder, ids: list[UUID]) -> li
         return [_stored(row) for row in curs.fetchall()]
 
 
-def sqlite_newer_query(table: str, pairs: int, columns: str) -> str:
-    """Rows newer than each of `pairs` (id, version) pairs bound in order, oldest first.
+def sqlite_newer_query(table: str, pairs: int, columns: str, tail: str = "ORDER BY 1, 2") -> str:
+    """Rows newer than each of `pairs` (id, version) pairs bound in order; `tail` ends the query
+    (by default: oldest first per aggregate).
 
     The pairs are a VALUES table joined on the primary key: one index probe per aggregate
     (an OR chain of the same conditions cost 5 s of a 10,000-order demo).
@@ -99,8 +100,7 @@ def sqlite_newer_query(table: str, pairs: int, columns: str) -> str:
     values = ", ".join(["(?, ?)"] * pairs)
     return (
         f"WITH k(id, v) AS (VALUES {values}) SELECT {columns} FROM k"
-        f" JOIN {table} e ON e.originator_id = k.id AND e.originator_version > k.v"
-        " ORDER BY e.originator_id, e.originator_version"
+        f" JOIN {table} e ON e.originator_id = k.id AND e.originator_version > k.v {tail}"
     )
 
 

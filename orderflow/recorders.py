@@ -125,7 +125,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         for start in range(0, len(expect or ()), SQLITE_MAX_PAIRS):
             chunk = list(expect.items())[start : start + SQLITE_MAX_PAIRS]  # type: ignore[union-attr]
             c.execute(
-                sqlite_newer_query(self.events_table_name, len(chunk), "1") + " LIMIT 1",
+                sqlite_newer_query(self.events_table_name, len(chunk), "1", "LIMIT 1"),
                 sqlite_pairs(chunk),
             )
             if c.fetchone():
