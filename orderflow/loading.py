@@ -18,7 +18,9 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 SQLITE_MAX_PAIRS = 400  # stays far below SQLite's limit on bound parameters
 
 
-def select_events_after(recorder: AggregateRecorder, after: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+def select_events_after(
+    recorder: AggregateRecorder, after: Mapping[UUID, int]
+) -> dict[UUID, list[StoredEvent]]:
     """Every stored event of each aggregate with a version above the one given, in version order."""
     if not after:
         return {}
@@ -31,7 +33,9 @@ def select_events_after(recorder: AggregateRecorder, after: Mapping[UUID, int]) 
     return _by_originator(rows)
 
 
-def select_latest_snapshots(recorder: AggregateRecorder, ids: Iterable[UUID]) -> dict[UUID, StoredEvent]:
+def select_latest_snapshots(
+    recorder: AggregateRecorder, ids: Iterable[UUID]
+) -> dict[UUID, StoredEvent]:
     """The newest snapshot of each aggregate that has one."""
     ids = list(ids)
     if not ids:
@@ -73,9 +77,13 @@ def after_query(table: str) -> str:
     )
 
 
-def _postgres_after(recorder: PostgresAggregateRecorder, after: Mapping[UUID, int]) -> list[StoredEvent]:
+def _postgres_after(
+    recorder: PostgresAggregateRecorder, after: Mapping[UUID, int]
+) -> list[StoredEvent]:
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(after_query(_table(recorder)), (list(after), list(after.values())), prepare=True)  # type: ignore[arg-type]
+        curs.execute(
+            after_query(_table(recorder)), (list(after), list(after.values())), prepare=True
+        )  # type: ignore[arg-type]
         return [_stored(row) for row in curs.fetchall()]
 
 
@@ -109,7 +117,9 @@ def sqlite_pairs(pairs: Iterable[tuple[UUID, int]]) -> list[Any]:
     return [p for i, v in pairs for p in (i.hex, v)]
 
 
-def _sqlite_after(recorder: SQLiteAggregateRecorder, after: Mapping[UUID, int]) -> list[StoredEvent]:
+def _sqlite_after(
+    recorder: SQLiteAggregateRecorder, after: Mapping[UUID, int]
+) -> list[StoredEvent]:
     rows: list[StoredEvent] = []
     pairs = list(after.items())
     columns = "e.originator_id, e.originator_version, e.topic, e.state"
@@ -133,7 +143,9 @@ def _sqlite_latest(recorder: SQLiteAggregateRecorder, ids: list[UUID]) -> list[S
     return rows
 
 
-def _sqlite_rows(recorder: SQLiteAggregateRecorder, query: str, params: list[Any]) -> list[StoredEvent]:
+def _sqlite_rows(
+    recorder: SQLiteAggregateRecorder, query: str, params: list[Any]
+) -> list[StoredEvent]:
     with recorder.datastore.transaction(commit=False) as c:
         c.execute(query, params)
         return [
