@@ -59,11 +59,19 @@ class StockItem(Aggregate):
         self.warehouse = warehouse
         self.on_hand = 0
         self.reservations: dict[str, int] = {}
+        self.reserved_total = 0  # sum of reservations, kept as they change (hot SKUs hold thousands)
+
+    def __getattr__(self, name: str) -> int:
+        """Snapshots taken before `reserved_total` existed: count it once from the reservations."""
+        if name != "reserved_total" or "reservations" not in self.__dict__:
+            raise AttributeError(name)
+        self.reserved_total = sum(self.reservations.values())
+        return self.reserved_total
 
     @property
     def reserved(self) -> int:
         """Units held for orders."""
-        return sum(self.reservations.values())
+        return self.reserved_total
 
     @property
     def available(self) -> int:
@@ -112,6 +120,7 @@ class StockItem(Aggregate):
     @event("Reserved")
     def _reserved(self, order_id: str, quantity: int) -> None:
         self.reservations[order_id] = self.reservations.get(order_id, 0) + quantity
+        self.reserved_total += quantity
 
     def release(self, order_id: UUID | str, quantity: int | None = None, reason: str = "") -> int:
         """Give back units held for an order (all of them when quantity is None). Returns them."""
@@ -145,6 +154,7 @@ class StockItem(Aggregate):
             self.reservations[order_id] = left
         else:
             self.reservations.pop(order_id, None)
+        self.reserved_total -= quantity
 
     def ship(self, order_id: UUID | str, quantity: int, reference: str = "") -> None:
         """Reserved units leave the warehouse for an order."""

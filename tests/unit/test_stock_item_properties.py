@@ -137,6 +137,7 @@ class StockMachine(RuleBasedStateMachine):
             assert item.on_hand >= item.reserved >= 0
             assert item.available >= 0
             assert all(q > 0 for q in item.reservations.values())
+            assert item.reserved == sum(item.reservations.values())  # the kept total
 
     @invariant()
     def on_hand_is_the_sum_of_the_recorded_movements(self) -> None:
