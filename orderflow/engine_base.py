@@ -7,7 +7,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment, EnvType, get_topic
 
 from orderflow.errors import ConcurrencyError, NotFoundError, StoreUnavailableError
 from orderflow.event_log import read_log
+from orderflow.loading import select_events_after, select_latest_snapshots
 from orderflow.stock_item import StockItem
 
 P = ParamSpec("P")
@@ -140,6 +141,25 @@ class EngineBase(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
+
+    def _load_many(self, ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
+        """The aggregates that exist among these ids, read from the store in two queries for
+        all of them (their latest snapshots, then the events after those), not one per id."""
+        if not ids:
+            return {}
+        snapshots = select_latest_snapshots(self.snapshots.recorder, ids) if self.snapshots else {}
+        after = {i: snapshots[i].originator_version if i in snapshots else 0 for i in ids}
+        stored = select_events_after(self.recorder, after)
+        found: dict[UUID, Aggregate] = {}
+        for aggregate_id in ids:
+            aggregate: Any = None
+            if aggregate_id in snapshots:
+                aggregate = self.mapper.to_domain_event(snapshots[aggregate_id]).mutate(None)
+            for event in stored.get(aggregate_id, ()):
+                aggregate = cast(Any, self.mapper.to_domain_event(event)).mutate(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository

@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
@@ -383,6 +382,7 @@ class OrderCommands(InventoryCommands):
             return []
         backlog = self._backlog(sku, work)
         backlog.offer(offered, reason)
+        self._read_orders(_first_served(backlog, offered), work)
         fills: list[Fill] = []
         for order_id in backlog.order_ids():
             if not any(item.available for item in items):
@@ -393,6 +393,13 @@ class OrderCommands(InventoryCommands):
             work.orders[order.id] = order
             fills += self._fill_order(order, sku, items, backlog)
         return fills
+
+    def _read_orders(self, order_ids: Iterable[str], work: _Work) -> None:
+        """Private copies of these orders in the work, read together (not one query each)."""
+        missing = [UUID(i) for i in order_ids if UUID(i) not in work.orders]
+        for order in self._read(missing).values():
+            if isinstance(order, Order):
+                work.orders[order.id] = private_copy(order)
 
     def _fill_order(
         self, order: Order, sku: str, items: list[StockItem], backlog: Backlog
@@ -568,15 +575,16 @@ class OrderCommands(InventoryCommands):
             if trust_cache
             else select_events_after(self.recorder, {i: a.version for i, a in cached.items()})
         )
+        loaded = self._load_many([i for i in wanted if i not in cached])
+        self._remember(*loaded.values())
         found: dict[UUID, Aggregate] = {}
         for aggregate_id in wanted:
             if aggregate_id in cached:
                 stored = new_events.get(aggregate_id, [])
                 found[aggregate_id] = self._fast_forward(cached[aggregate_id], stored)
-                continue
-            try:
-                found[aggregate_id] = self.repository.get(aggregate_id, deepcopy_from_cache=False)
-            except AggregateNotFoundError:
+            elif aggregate_id in loaded:
+                found[aggregate_id] = loaded[aggregate_id]
+            else:
                 self._absent[aggregate_id] = now + ABSENT_TTL
         return found
 
@@ -704,6 +712,17 @@ def _catalogue_defaults(
         "unit_price": variant.sale_price,
         "vat_rate": variant.vat_rate.value,
     }
+
+
+def _first_served(backlog: Backlog, units: int) -> list[str]:
+    """The waiting orders that `units` newly available units can reach, oldest first."""
+    served, covered = [], 0
+    for order_id, waiting in backlog.queue.items():
+        if covered >= units:
+            break
+        served.append(order_id)
+        covered += waiting
+    return served
 
 
 def _is_active(warehouse: Aggregate | None) -> bool:
