@@ -42,9 +42,9 @@ class EventTimes(View):
             indexes=("last_us",),
         ),
     )
-    every_event = True  # (apply is its own: no per-event handler)
+    every_event = True  # (prepare is its own: no per-event handler)
 
-    def apply(self, sql: Sql, events: Sequence[tuple[int, Event]]) -> None:
+    def prepare(self, events: Sequence[tuple[int, Event]], sql: Sql | None = None) -> Batch:
         """Fold the batch per block in plain Python first: this view sees every event."""
         blocks: dict[int, list[int]] = {}
         for position, event in events:
@@ -56,10 +56,11 @@ class EventTimes(View):
                 found[1] = position
                 found[2], found[3] = min(found[2], at), max(found[3], at)
         batch = Batch(self, sql)
+        batch.first = events[0][0] if events else 0
         for block, (first, last, earliest, latest) in blocks.items():
             batch.least("blocks", block=block, first_pos=first, first_us=earliest)
             batch.greatest("blocks", block=block, last_pos=last, last_us=latest)
-        batch.flush()
+        return batch
 
     def time_range(self, since: datetime | None, before: datetime | None) -> TimeRange:
         """Where events with since <= time < before lie in the indexed part of the log."""

@@ -141,7 +141,9 @@ class ViewStore(TrackingRecorder):
     def writing(self) -> Iterator[Sql]:
         """A transaction that commits when the block ends without an error."""
         with self.datastore.transaction(commit=True) as cursor:
-            yield Sql(cursor, self.dialect)
+            sql = Sql(cursor, self.dialect)
+            yield sql
+        sql.committed()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Sql]:

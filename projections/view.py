@@ -53,15 +53,18 @@ def events_of(aggregate: type) -> tuple[type, ...]:
     )
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def micros(moment: datetime) -> int:
     """A timestamp as whole microseconds since 1970 (UTC): sortable on every backend."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - EPOCH) // MICROSECOND
 
 
 def from_micros(value: int) -> datetime:
     """A stored timestamp, in Vietnam time."""
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)).astimezone(LOCAL_TIME)
+    return (EPOCH + timedelta(microseconds=value)).astimezone(LOCAL_TIME)
 
 
 def local_day(moment: datetime) -> str:
@@ -111,29 +114,43 @@ class States:
         self.size = size
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
 
+    def current(self, event: Event) -> Any:
+        """The aggregate with at least `event` applied: `after` without touching the LRU order
+        (a runner has folded the event already when its views ask)."""
+        aggregate = self.cache.get(event.originator_id)
+        if aggregate is not None and aggregate.version >= event.originator_version:
+            return aggregate
+        return self.after(event)
+
     def after(self, event: Event) -> Any:
         """The aggregate with `event` applied (and perhaps later events of the same batch)."""
-        key, version = event.originator_id, event.originator_version
-        aggregate = self.cache.pop(key, None)
-        if aggregate is not None and aggregate.version >= version:
-            self.cache[key] = aggregate
-            return aggregate
+        key, version, cache = event.originator_id, event.originator_version, self.cache
+        aggregate = cache.get(key)
+        if aggregate is not None:
+            cache.move_to_end(key)
+            if aggregate.version >= version:
+                return aggregate
         if aggregate is None or aggregate.version != version - 1:
             aggregate = self.repository.get(key, version=version - 1) if version > 1 else None
         aggregate = event.mutate(aggregate)
-        self.cache[key] = aggregate
-        if len(self.cache) > self.size:
-            self.cache.popitem(last=False)
+        cache[key] = aggregate
+        if len(cache) > self.size:
+            cache.popitem(last=False)
         return aggregate
 
 
 class Batch:
-    """The changes one batch of events makes to one view, folded until `flush`."""
+    """The changes one batch of events makes to one view, folded in memory until `write`.
 
-    def __init__(self, view: View, sql: Sql) -> None:
+    Prepared outside any transaction by a runner (`sql` None: `get` reads committed rows in a
+    read transaction of its own), or inside the transaction that writes it.
+    """
+
+    def __init__(self, view: View, sql: Sql | None = None) -> None:
         self.view = view
         self.sql = sql
         self.position = 0
+        self.first = 0  # the position of the batch's first event
         self.created: set[UUID] = set()  # aggregates whose first event is in this batch
         self._rows: dict[str, dict[tuple[Any, ...], tuple[bool, dict[str, Any]]]] = {}
         self._folds: dict[tuple[str, str], dict[tuple[Any, ...], dict[str, Any]]] = {}
@@ -143,7 +160,7 @@ class Batch:
 
     def _key(self, table: str, row: dict[str, Any]) -> tuple[Any, ...]:
         try:
-            return tuple(row[k] for k in self.view.store.tables[table].key)
+            return tuple([row[k] for k in self.view.store.tables[table].key])
         except KeyError as missing:
             raise ValueError(
                 f"view {self.view.name}.{table}: key column {missing} not given"
@@ -151,15 +168,21 @@ class Batch:
 
     @staticmethod
     def _clean(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: v if type(v) in PLAIN else _column_value(v) for k, v in row.items()}
+        """The row (a fresh keyword-argument dict) with its values in column form, in place."""
+        for column, value in row.items():
+            if type(value) not in PLAIN:
+                row[column] = _column_value(value)
+        return row
 
     def put(self, table: str, **row: Any) -> None:
         """Insert the row, or overwrite the given columns of the row with the same key."""
         row = self._clean(row)
-        rows = self._rows.setdefault(table, {})
+        rows = self._rows.get(table)
+        if rows is None:
+            rows = self._rows[table] = {}
         key = self._key(table, row)
-        deleted, columns = rows.get(key, (False, {}))
-        rows[key] = (deleted, {**columns, **row})
+        found = rows.get(key)
+        rows[key] = (False, row) if found is None else (found[0], {**found[1], **row})
 
     def add(self, table: str, **row: Any) -> None:
         """Add the given numbers to the row with the same key (created with zeros)."""
@@ -217,12 +240,19 @@ class Batch:
         deleted, columns = self._rows.get(table, {}).get(at, (False, {}))
         stored = None
         if not deleted:
-            row = self.sql.one(bound.select_by_key(), at)
+            row = self._read_one(bound.select_by_key(), at)
             stored = dict(zip(bound.names, row, strict=True)) if row else None
         if stored is None and not columns:
             return None
         defaults = {n: "" if t == "text" else 0 for n, t in bound.table.column_types.items()}
         return {**defaults, **(stored or {}), **columns}
+
+    def _read_one(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        if self.sql is not None:
+            return self.sql.one(statement, params)
+        self.view.settle()  # the runner's writes before this batch are committed
+        with self.view.store.reading() as sql:
+            return sql.one(statement, params)
 
     def later(self, key: Any, action: Callable[[], None]) -> None:
         """Run `action` once when the batch ends; a later action with the same key replaces it.
@@ -233,30 +263,33 @@ class Batch:
         self._later[key] = action
 
     def state(self, event: Event) -> Any:
-        """The event's aggregate as it was right after the event."""
-        return self.view.states.after(event)
+        """The event's aggregate with the event applied (as it stands at the end of the batch)."""
+        return self.view.states.current(event)
 
-    def flush(self) -> None:
-        """Write everything folded so far: deletes, puts, adds, then appends, per table."""
-        for action in self._later.values():
-            action()
-        self._later = {}
+    def finish(self) -> None:
+        """Run the actions registered with `later` (each once)."""
+        while self._later:
+            actions, self._later = self._later, {}
+            for action in actions.values():
+                action()
+
+    def write(self, sql: Sql) -> None:
+        """Write everything folded: deletes, puts, folds, then appends, per table."""
         tables = self.view.store.tables
         for name, conditions in self._deletes.items():
             for columns, values in _grouped(conditions):
-                self.sql.delete_rows(tables[name].delete_many(columns), values)
+                sql.delete_rows(tables[name], columns, values)
         for name, rows in self._rows.items():
             table = tables[name]
-            deleted = [key for key, (gone, _) in rows.items() if gone]
-            self.sql.delete_rows(table.delete_many(table.key), deleted)
+            sql.delete_rows(table, table.key, [key for key, (gone, _) in rows.items() if gone])
             for columns, values in _grouped(cols for _, (_, cols) in rows.items() if cols):
-                self.sql.write_rows(table.put(columns), values)
+                sql.write_rows(table, "put", columns, values)
         for (name, op), folded in self._folds.items():
             for columns, values in _grouped(folded.values()):
-                self.sql.write_rows(tables[name].fold(op, columns), values)
+                sql.write_rows(tables[name], op, columns, values)
         for name, appended in self._appends.items():
             for columns, values in _grouped(appended):
-                self.sql.write_rows(tables[name].insert(columns), values)
+                sql.write_rows(tables[name], "insert", columns, values)
         self._rows, self._folds, self._appends, self._deletes = {}, {}, {}, {}
 
 
@@ -267,6 +300,10 @@ def _grouped(
     for row in rows:
         groups.setdefault(tuple(row), []).append(tuple(row.values()))
     return list(groups.items())
+
+
+def _nothing_in_flight() -> None:
+    pass
 
 
 class View:
@@ -295,8 +332,14 @@ class View:
     def __init__(self, store: ViewStore, repository: Any) -> None:
         self.store = store
         self.states = States(repository, self.state_cache_size)
+        self.settle: Callable[[], None] = _nothing_in_flight
+        """Wait until what was sent to be written is committed (a runner sets this)."""
         self._topics_now = self.topics() or frozenset()
         self._followed_events = tuple(c for aggregate in self.follows for c in events_of(aggregate))
+        self._followed_types = frozenset(self._followed_events)
+        self._bound_handlers: dict[type, Callable[[Batch, Event], None]] = {
+            kind: getattr(self, name) for kind, name in self.handlers.items()
+        }
         self.forget()
 
     @classmethod
@@ -325,21 +368,30 @@ class View:
         """Called for every event when `every_event` is set."""
 
     def apply(self, sql: Sql, events: Sequence[tuple[int, Event]]) -> None:
-        """Apply decoded (position, event) pairs in order, then flush (in `sql`'s transaction)."""
+        """Apply decoded (position, event) pairs in order, in `sql`'s transaction."""
+        self.prepare(events, sql).write(sql)
+
+    def prepare(self, events: Sequence[tuple[int, Event]], sql: Sql | None = None) -> Batch:
+        """The rows these decoded (position, event) pairs change, folded, ready to `write`."""
         batch = Batch(self, sql)
-        followed = self.follows
+        if events:
+            batch.first = events[0][0]
+        created, handlers, followed = batch.created, self._bound_handlers, self._followed_types
+        fold, every_event = self.states.current, self.every_event
         for position, event in events:
             batch.position = position
             if event.originator_version == 1:
-                batch.created.add(event.originator_id)
-            if self.every_event:
+                created.add(event.originator_id)
+            kind = type(event)
+            if kind in followed:
+                fold(event)  # (already folded when a runner shares its states: a lookup)
+            if every_event:
                 self.on_any(batch, event)
-            elif followed and isinstance(event, self._followed_events):
-                self.states.after(event)
-            name = self.handlers.get(type(event))
-            if name is not None:
-                getattr(self, name)(batch, event)
-        batch.flush()
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(batch, event)
+        batch.finish()
+        return batch
 
     def process_event(self, event: Event, tracking: Tracking) -> None:
         """One event in its own transaction (the library's Projection interface)."""

@@ -38,12 +38,30 @@ def test_a_put_overwrites_only_the_given_columns_of_an_existing_row() -> None:
     assert BoundTable(LEVELS, "t", SQLITE).put(["sku", "warehouse"]).endswith("DO NOTHING")
 
 
-def test_postgresql_writes_a_whole_batch_as_one_statement_over_column_arrays() -> None:
-    sql = BoundTable(LEVELS, "t", postgres("public")).put(["sku", "warehouse", "on_hand"])
-    assert sql.startswith(
-        'INSERT INTO "public"."t" (sku, warehouse, on_hand) '
-        "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
+def test_postgresql_writes_a_whole_batch_as_one_statement_from_a_staging_table() -> None:
+    table = BoundTable(LEVELS, "t", postgres("public"))
+    stage, create = table.stage(["sku", "warehouse", "on_hand"])
+    assert create == (
+        f'CREATE TEMPORARY TABLE {stage} (sku TEXT COLLATE "C", warehouse TEXT COLLATE "C",'
+        " on_hand BIGINT) ON COMMIT DELETE ROWS"
     )
+    assert table.put(["sku", "warehouse", "on_hand"]) == (
+        'INSERT INTO "public"."t" (sku, warehouse, on_hand) SELECT sku, warehouse, on_hand'
+        f" FROM {stage} ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand"
+    )
+
+
+def test_a_staging_table_is_named_after_its_columns_and_their_types() -> None:
+    table = BoundTable(LEVELS, "t", postgres("public"))
+    other = BoundTable(Table("x", "sku int, warehouse text", key="sku"), "x", postgres("public"))
+    assert table.stage(["sku", "warehouse"])[0] == table.stage(["sku", "warehouse"])[0]
+    assert table.stage(["sku", "warehouse"])[0] != table.stage(["sku", "on_hand"])[0]
+    assert table.stage(["sku", "warehouse"])[0] != other.stage(["sku", "warehouse"])[0]
+
+
+def test_postgresql_text_compares_byte_by_byte_as_sqlite_does() -> None:
+    create = BoundTable(LEVELS, "t", postgres("public")).create()[0]
+    assert """sku TEXT COLLATE "C" NOT NULL DEFAULT ''""" in create
 
 
 def test_folds_add_or_keep_the_least_or_greatest_in_each_dialect() -> None:
@@ -58,9 +76,12 @@ def test_folds_add_or_keep_the_least_or_greatest_in_each_dialect() -> None:
     assert "on_hand = GREATEST(x.on_hand, excluded.on_hand)" in pg.fold("greatest", columns)
 
 
-def test_deleting_many_rows_by_one_column_is_one_statement_on_postgresql() -> None:
-    assert BoundTable(LEVELS, "t", postgres("public")).delete_many(["sku"]) == (
-        'DELETE FROM "public"."t" WHERE sku = ANY(%s::text[])'
+def test_deleting_many_rows_is_one_statement_on_postgresql() -> None:
+    table = BoundTable(LEVELS, "t", postgres("public"))
+    stage = table.stage(["sku", "warehouse"])[0]
+    assert table.delete_many(["sku", "warehouse"]) == (
+        f'DELETE FROM "public"."t" AS x USING {stage} AS s'
+        " WHERE x.sku = s.sku AND x.warehouse = s.warehouse"
     )
     assert BoundTable(LEVELS, "t", SQLITE).delete_many(["sku"]) == "DELETE FROM t WHERE sku = ?"
 
