@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import nats.errors
@@ -202,6 +204,7 @@ class NatsSubscriberRunner:
                         await asyncio.wait_for(nc.close(), 2)
         finally:
             watcher.cancel()
+            ledger.close()
             if owned:
                 engine.close()
 
@@ -229,20 +232,31 @@ class NatsSubscriberRunner:
             stream,
             durable_name(self.subscriber),
         )
+        self._unmarked: list[tuple[Msg, str]] = []
         try:
             while not stop.is_set():
                 messages = await puller.take(WAIT)
                 if messages:
                     await self._handle(js, processor, messages, puller)
-        finally:  # delivered here but not handled: to another instance at once
-            for msg in puller.waiting():
+                if self._unmarked and not puller.waiting():
+                    await self._mark_unmarked(processor)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._mark_unmarked(processor)
+            for msg in puller.waiting():  # delivered here but not handled: to another instance
                 with contextlib.suppress(Exception):
                     await msg.nak()
 
     async def _handle(
         self, js: JetStreamContext, processor: Processor, batch: list[Msg], puller: Puller
     ) -> None:
-        """Decode, process the batch in one worker thread, then ack / nak / dead-letter each."""
+        """Decode, process the batch in one worker thread, then ack / nak / dead-letter each.
+
+        The successes of the previous batch, when it was followed at once by this one, are
+        marked done in the same ledger write that counts this batch's attempts, and acked as
+        soon as that is committed (before this batch's handlers run): one write per batch
+        instead of two while events keep coming. An idle consumer marks them at once.
+        """
         msgs, events = [], []
         for msg in batch:
             try:
@@ -252,15 +266,43 @@ class NatsSubscriberRunner:
                 msg_id = msg.headers.get(H_MSG_ID, "") if msg.headers else ""
                 await self._dead_letter(js, msg, msg_id, Outcome("dead", 1, error=str(error)))
                 await msg.term()
+        if not events:
+            return
+        previous, self._unmarked = self._unmarked, []
+        begun = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        work = functools.partial(
+            processor.process_batch,
+            events,
+            done_before=[event_id for _, event_id in previous],
+            mark_done=False,
+            on_begun=lambda: loop.call_soon_threadsafe(begun.set),
+        )
         try:
-            outcomes = await self._process_with_heartbeat(processor, events, msgs, puller)
+            outcomes = await self._process_with_heartbeat(work, msgs, puller, previous, begun)
         except PersistenceError as error:  # the ledger's database is down: try again later
             log.warning("%s: database unavailable (%s)", self.subscriber.name, error)
-            for msg in msgs:
+            for msg in msgs + [msg for msg, _ in previous if not begun.is_set()]:
                 await msg.nak(delay=RETRY_PAUSE * 4)
             return
         for msg, event, outcome in zip(msgs, events, outcomes, strict=True):
             await self._settle(js, processor, msg, event, outcome)
+
+    async def _mark_unmarked(self, processor: Processor) -> None:
+        """Mark the successes waiting for the next batch done now, then ack them."""
+        unmarked, self._unmarked = self._unmarked, []
+        if not unmarked:
+            return
+        try:
+            ids = [event_id for _, event_id in unmarked]
+            await asyncio.to_thread(processor.ledger.done, processor.name, ids)
+        except PersistenceError as error:
+            log.warning("%s: database unavailable (%s)", self.subscriber.name, error)
+            for msg, _ in unmarked:  # redelivered; the ledger still says pending
+                await msg.nak(delay=RETRY_PAUSE * 4)
+            return
+        for msg, _ in unmarked:
+            await msg.ack()
 
     async def _settle(
         self,
@@ -270,8 +312,10 @@ class NatsSubscriberRunner:
         event: EventMessage,
         outcome: Outcome,
     ) -> None:
-        if outcome.kind in ("done", "skipped"):
-            self.handled += outcome.kind == "done"
+        if outcome.kind == "done":  # acked once marked done in the ledger
+            self.handled += 1
+            self._unmarked.append((msg, str(event.id)))
+        elif outcome.kind == "skipped":
             await msg.ack()
         elif outcome.kind == "retry":
             await msg.nak(delay=outcome.delay)
@@ -282,21 +326,35 @@ class NatsSubscriberRunner:
             await msg.term()
 
     async def _process_with_heartbeat(
-        self, processor: Processor, events: list[EventMessage], msgs: list[Msg], puller: Puller
+        self,
+        work: Callable[[], list[Outcome]],
+        msgs: list[Msg],
+        puller: Puller,
+        previous: list[tuple[Msg, str]],
+        begun: asyncio.Event,
     ) -> list[Outcome]:
-        """Run the handlers in a thread, telling the server we are still at it (no redelivery),
-        for these messages and the ones that arrive meanwhile."""
-        if not events:
-            return []
-        work = asyncio.ensure_future(asyncio.to_thread(processor.process_batch, events))
+        """Run the handlers in a thread, telling the server we are still at it (no redelivery)
+        for these messages and the ones that arrive meanwhile; ack the previous batch's as soon
+        as `begun` says their done marks are committed."""
+        running = asyncio.ensure_future(asyncio.to_thread(work))
+        marked = asyncio.ensure_future(begun.wait())
+        to_ack = [msg for msg, _ in previous]
         every = max(self.settings.subscriber_ack_wait / 3, 0.5)
-        while True:
-            done, _ = await asyncio.wait({work}, timeout=every)
-            if done:
-                return list(work.result())
-            for msg in msgs + puller.waiting():
-                with contextlib.suppress(Exception):
-                    await msg.in_progress()
+        try:
+            while True:
+                waits = {running, marked} if to_ack else {running}
+                await asyncio.wait(waits, timeout=every, return_when=asyncio.FIRST_COMPLETED)
+                if to_ack and begun.is_set():
+                    for msg in to_ack:
+                        await msg.ack()
+                    to_ack = []
+                if running.done():
+                    return list(running.result())
+                for msg in msgs + puller.waiting() + to_ack:
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
+        finally:
+            marked.cancel()
 
     async def _dead_letter(
         self, js: JetStreamContext, msg: Msg, event_id: str, outcome: Outcome

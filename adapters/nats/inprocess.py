@@ -75,24 +75,31 @@ class InProcessRunner:
     ) -> None:
         ledger = open_ledger(engine)
         processor = processor_for(self.subscriber, engine, self.settings, ledger)
-        while not stop.is_set():
-            try:
-                ledger.create_tables()
-                after = ledger.resume_position(self.subscriber.name)
-                log.info(
-                    "%s: handling events in-process after position %d", self.subscriber.name, after
-                )
-                events = follow_log(
-                    engine.recorder, after, stop, self.subscriber.topics, **follow_options(wait)
-                )
-                for notification in events:
-                    lock.check()
-                    self._handle(
-                        processor, EventMessage.from_notification(engine, notification), stop
+        try:
+            while not stop.is_set():
+                try:
+                    ledger.create_tables()
+                    after = ledger.resume_position(self.subscriber.name)
+                    log.info(
+                        "%s: handling events in-process after position %d",
+                        self.subscriber.name,
+                        after,
                     )
-            except PersistenceError as error:
-                log.warning("%s: database unavailable (%s); retrying", self.subscriber.name, error)
-                stop.wait(RETRY_PAUSE)
+                    events = follow_log(
+                        engine.recorder, after, stop, self.subscriber.topics, **follow_options(wait)
+                    )
+                    for notification in events:
+                        lock.check()
+                        self._handle(
+                            processor, EventMessage.from_notification(engine, notification), stop
+                        )
+                except PersistenceError as error:
+                    log.warning(
+                        "%s: database unavailable (%s); retrying", self.subscriber.name, error
+                    )
+                    stop.wait(RETRY_PAUSE)
+        finally:
+            ledger.close()
 
     def _handle(self, processor: Processor, message: EventMessage, stop: threading.Event) -> None:
         while not stop.is_set():

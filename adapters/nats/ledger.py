@@ -56,12 +56,15 @@ class Ledger(Protocol):
     def create_tables(self) -> None: ...
     def relay_position(self, relay: str) -> int: ...
     def save_relay_position(self, relay: str, position: int) -> None: ...
-    def begin(self, subscriber: str, events: Sequence[tuple[str, int]]) -> dict[str, Attempt]: ...
+    def begin(
+        self, subscriber: str, events: Sequence[tuple[str, int]], done: Sequence[str] = ()
+    ) -> dict[str, Attempt]: ...
     def done(self, subscriber: str, event_ids: Sequence[str]) -> None: ...
     def fail(self, subscriber: str, event_id: str, error: str) -> None: ...
     def finish(self, subscriber: str, event_id: str, status: Status, error: str = "") -> None: ...
     def resume_position(self, subscriber: str) -> int: ...
     def dead_letters(self, subscriber: str) -> list[DeadLetter]: ...
+    def close(self) -> None: ...
 
 
 def open_ledger(app: Application[Any]) -> Ledger:
@@ -78,6 +81,8 @@ def open_ledger(app: Application[Any]) -> Ledger:
 
 class Transactions(Protocol):
     def transaction(self, commit: bool) -> AbstractContextManager[Any]: ...
+    def script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]: ...
+    def close(self) -> None: ...
 
 
 class PostgresTransactions:
@@ -128,6 +133,23 @@ class PostgresTransactions:
                     self.conn.close()
                     self.conn = None
                 raise _persistence_error(error) from error
+
+    def script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Run the statements in one transaction, one round trip; the last one's rows.
+
+        They go as one simple query (parameters bound client-side), which PostgreSQL runs as one
+        implicit transaction: committed after the last statement, rolled back whole on error.
+        """
+        query = "; ".join(sql for sql, _ in statements)
+        params = [p for _, statement_params in statements for p in statement_params]
+        with (
+            self.transaction(commit=True) as cursor,
+            psycopg.ClientCursor(cursor.connection, row_factory=dict_row) as client,
+        ):
+            client.execute(query, params)
+            while client.nextset():  # to the last statement's result
+                pass
+            return list(client.fetchall()) if client.description else []
 
     def close(self) -> None:
         with self.lock:
@@ -209,6 +231,25 @@ class SqliteTransactions:
             finally:
                 cursor.close()
 
+    def script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Run the statements in one transaction; the last one's rows."""
+        return _sqlite_script(self, statements)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _sqlite_script(
+    transactions: SqliteTransactions, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[Any]:
+    rows: list[Any] = []
+    with transactions.transaction(commit=True) as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, tuple(params))
+            rows = list(cursor.fetchall())
+    return rows
+
 
 def _busy(error: sqlite3.OperationalError) -> bool:
     text = str(error).lower()
@@ -266,20 +307,29 @@ class SqlLedger:
             (relay, position),
         )
 
-    def begin(self, subscriber: str, events: Sequence[tuple[str, int]]) -> dict[str, Attempt]:
-        """Count one more attempt at each pending (event id, position); one transaction."""
+    def begin(
+        self, subscriber: str, events: Sequence[tuple[str, int]], done: Sequence[str] = ()
+    ) -> dict[str, Attempt]:
+        """Count one more attempt at each pending (event id, position); one transaction.
+
+        `done`: events (of an earlier batch) to mark handled first, in the same transaction.
+        """
         if not events:
+            self.done(subscriber, done)
             return {}
         t = self.handled_table
         values = ", ".join(["(%s, %s, %s, 'pending', 1)"] * len(events))
         params = [v for event_id, position in events for v in (subscriber, event_id, position)]
-        rows = self._run(
+        insert = (
             f"INSERT INTO {t} AS h (subscriber, event_id, position, status, attempts)"
             f" VALUES {values} ON CONFLICT (subscriber, event_id)"
             " DO UPDATE SET attempts = h.attempts + 1 WHERE h.status = 'pending'"
-            " RETURNING event_id, status, attempts, error",
-            params,
-            rows=True,
+            " RETURNING event_id, status, attempts, error"
+        )
+        statements = [self._done_statement(subscriber, done)] if done else []
+        statements.append((insert, params))
+        rows = self.transactions.script(
+            [(sql.replace("%s", self.placeholder), p) for sql, p in statements]
         )
         found = {str(r["event_id"]): r for r in rows}
         settled = [event_id for event_id, _ in events if event_id not in found]
@@ -300,12 +350,15 @@ class SqlLedger:
     def done(self, subscriber: str, event_ids: Sequence[str]) -> None:
         """Mark events handled; one transaction."""
         if event_ids:
-            marks = ", ".join(["%s"] * len(event_ids))
-            self._run(
-                f"UPDATE {self.handled_table} SET status = 'done', error = ''"
-                f" WHERE subscriber = %s AND event_id IN ({marks})",
-                [subscriber, *event_ids],
-            )
+            self._run(*self._done_statement(subscriber, event_ids))
+
+    def _done_statement(self, subscriber: str, event_ids: Sequence[str]) -> tuple[str, list[Any]]:
+        marks = ", ".join(["%s"] * len(event_ids))
+        return (
+            f"UPDATE {self.handled_table} SET status = 'done', error = ''"
+            f" WHERE subscriber = %s AND event_id IN ({marks})",
+            [subscriber, *event_ids],
+        )
 
     def fail(self, subscriber: str, event_id: str, error: str) -> None:
         self._run(
@@ -330,6 +383,9 @@ class SqlLedger:
             rows=True,
         )
         return int(rows[0]["position"] or 0) if rows else 0
+
+    def close(self) -> None:
+        self.transactions.close()
 
     def dead_letters(self, subscriber: str) -> list[DeadLetter]:
         rows = self._run(
@@ -362,6 +418,9 @@ class MemoryLedger:
     def create_tables(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def relay_position(self, relay: str) -> int:
         return self._relay.get(relay, 0)
 
@@ -369,7 +428,10 @@ class MemoryLedger:
         with self._lock:
             self._relay[relay] = max(position, self._relay.get(relay, 0))
 
-    def begin(self, subscriber: str, events: Sequence[tuple[str, int]]) -> dict[str, Attempt]:
+    def begin(
+        self, subscriber: str, events: Sequence[tuple[str, int]], done: Sequence[str] = ()
+    ) -> dict[str, Attempt]:
+        self.done(subscriber, done)
         with self._lock:
             found = {}
             for event_id, position in events:

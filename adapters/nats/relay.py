@@ -355,6 +355,7 @@ class Relay:
             self._stopping.watcher.cancel()  # type: ignore[attr-defined]
             if listener is not None:
                 listener.close()
+            ledger.close()
             if owned:
                 engine.close()
 

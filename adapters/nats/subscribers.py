@@ -124,13 +124,28 @@ class Processor:
         """Handle the event unless already done; count the attempt; decide retry or dead letter."""
         return self.process_batch([message])[0]
 
-    def process_batch(self, messages: Sequence[EventMessage]) -> list[Outcome]:
-        """The same for a batch, in order, with one ledger write before and one after."""
+    def process_batch(
+        self,
+        messages: Sequence[EventMessage],
+        done_before: Sequence[str] = (),
+        mark_done: bool = True,
+        on_begun: Callable[[], None] | None = None,
+    ) -> list[Outcome]:
+        """The same for a batch, in order, with one ledger write before and one after.
+
+        `done_before`: ids of an earlier batch whose handlers succeeded and are not marked yet;
+        they are marked in the same write that counts this batch's attempts (and `on_begun` is
+        called once it is committed). `mark_done=False` leaves this batch's successes (the
+        "done" outcomes) for the caller to mark, here or as a later batch's `done_before`.
+        """
         wanted = [m for m in messages if self.subscriber.wants(m)]
-        attempts = self.ledger.begin(self.name, [(str(m.id), m.position) for m in wanted])
+        events = [(str(m.id), m.position) for m in wanted]
+        attempts = self.ledger.begin(self.name, events, done=done_before)
+        if on_begun is not None:
+            on_begun()
         outcomes = [self._attempt(m, attempts.get(str(m.id))) for m in messages]
-        done = [str(m.id) for m, o in zip(messages, outcomes, strict=True) if o.kind == "done"]
-        self.ledger.done(self.name, done)
+        if mark_done:
+            self.ledger.done(self.name, done_ids(messages, outcomes))
         return outcomes
 
     def _attempt(self, message: EventMessage, attempt: Attempt | None) -> Outcome:
@@ -176,6 +191,11 @@ class Processor:
             outcome.attempts,
             outcome.error,
         )
+
+
+def done_ids(messages: Sequence[EventMessage], outcomes: Sequence[Outcome]) -> list[str]:
+    """The ids of the messages whose handler succeeded."""
+    return [str(m.id) for m, o in zip(messages, outcomes, strict=True) if o.kind == "done"]
 
 
 def processor_for(

@@ -17,7 +17,7 @@ from orderflow.adapters.nats import (
     Subscriber,
     register,
 )
-from orderflow.adapters.nats.ledger import MemoryLedger, open_ledger
+from orderflow.adapters.nats.ledger import Attempt, MemoryLedger, open_ledger
 from orderflow.adapters.settings import Settings
 
 from orderflow.engine import Engine
@@ -246,3 +246,38 @@ def _received_message() -> EventMessage:
         timestamp=datetime.now(UTC),
         data={"quantity": 1, "reason": "purchase_receipt", "reference": ""},
     )
+
+
+def test_a_batch_marks_the_previous_batchs_successes_done_in_the_same_ledger_write(
+    engine: Engine,
+) -> None:
+    """A NATS subscriber marks a batch's successes done together with the next batch's attempts;
+    a copy of such an event in that next batch is seen as done (skipped), never handled twice."""
+    recorder = Recorder()
+    subscriber = Subscriber("merge-test", lambda e, s: recorder.handler(), (StockItem.Received,))  # type: ignore[arg-type, return-value]
+    ledger = open_ledger(engine)
+    ledger.create_tables()
+    processor = Processor(subscriber, recorder.handler(), ledger, max_deliveries=3)  # type: ignore[arg-type]
+    first, second = _received_message(), _received_message()
+    begun: list[bool] = []
+    outcomes = processor.process_batch([first], mark_done=False)
+    assert [o.kind for o in outcomes] == ["done"]
+    assert ledger.begin("merge-test", [(str(first.id), first.position)]) == {
+        str(first.id): Attempt("pending", 2)  # not marked yet: a crash now would handle it again
+    }
+    outcomes = processor.process_batch(
+        [first, second],
+        done_before=[str(first.id)],
+        mark_done=False,
+        on_begun=lambda: begun.append(True),
+    )
+    assert [o.kind for o in outcomes] == ["skipped", "done"]
+    assert begun == [True]
+    assert recorder.count() == Counter({first.id: 1, second.id: 1})
+    ledger.done("merge-test", [str(second.id)])
+    again = ledger.begin("merge-test", [(str(first.id), 7), (str(second.id), 7)])
+    assert {k: a.status for k, a in again.items()} == {
+        str(first.id): "done",
+        str(second.id): "done",
+    }
+    ledger.close()
