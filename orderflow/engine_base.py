@@ -170,7 +170,7 @@ class EngineBase(Application[UUID]):
         `expect` maps aggregates the command read but does not change to the versions it read:
         the save then fails with a conflict (and the command is retried) if any has moved on.
         """
-        kwargs = {"expect": expect} if expect and self.checks_read_set else {}
+        kwargs = {"expect": expect} if expect else {}
         recordings = self.save(*aggregates, **kwargs)
         return recordings[-1].notification.id if recordings else self.position()
 

@@ -209,7 +209,7 @@ class OrderCommands(InventoryCommands):
         self._apply(order, plan, work)
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
-        self._save(*work.aggregates(), expect=work.read_set(loaded))
+        self._save(*work.aggregates(), expect=work.read_set(loaded) if trust_cache else None)
         self._remember(*work.aggregates())
         return order.id
 

@@ -85,3 +85,18 @@ def test_the_batched_read_probes_the_primary_key(postgres_url: str) -> None:
             )
         )
     assert "orderflow_events_pkey" in plan and "Seq Scan on orderflow_events" not in plan
+
+
+def test_tables_from_before_the_insert_function_still_take_writes(postgres_url: str) -> None:
+    """A store made by an older orderflow (no <table>_insert function, opened without creating
+    tables) is written through the library's insert; read-set checks then ask for a re-read."""
+    engine = open_engine(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION orderflow_events_insert")
+    a = uuid4()
+    assert engine.recorder.insert_events(events(a, 1)) == [1]
+    assert not engine.checks_read_set
+    with pytest.raises(IntegrityError, match="stale read"):
+        engine.recorder.insert_events(events(a, 2), expect={uuid4(): 0})
+    assert engine.recorder.max_notification_id() == 1
+    engine.close()
