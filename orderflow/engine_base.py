@@ -179,6 +179,11 @@ class EngineBase(Application[UUID]):
         """Whether this store's recorder checks `expect` inside the write transaction."""
         return getattr(self.recorder, "checks_read_set", False)
 
+    @staticmethod
+    def attempt() -> int:
+        """Which attempt of the running command this is (1 = the first; 0 outside commands)."""
+        return getattr(_in_command, "attempt", 0)
+
     def trusts_cache(self) -> bool:
         """May this command decide on cached aggregates without reading them first?
 
@@ -188,7 +193,7 @@ class EngineBase(Application[UUID]):
         is cheaper.
         """
         return (
-            getattr(_in_command, "attempt", 0) == 1
+            self.attempt() == 1
             and self.checks_read_set
             and time.monotonic() - last_conflict > TRUST_CACHE_AFTER_CONFLICT
         )

@@ -56,11 +56,13 @@ class _Work:
     def aggregates(self) -> list[Aggregate]:
         return [*self.orders.values(), *self.items.values(), *self.backlogs.values()]
 
-    def read_set(self, loaded: Mapping[UUID, Aggregate]) -> dict[UUID, int]:
-        """Versions of the aggregates the command decided on without changing them."""
+    def read_set(self, asked: Iterable[UUID], loaded: Mapping[UUID, Aggregate]) -> dict[UUID, int]:
+        """Versions of the aggregates the command decided on without changing them; 0 for the
+        ones it asked for and took as not existing (creating one is a change too)."""
         seen = [*loaded.values(), *self.views.values(), *self.backlog_views.values()]
         changed = {a.id for a in self.aggregates()}
-        return {a.id: a.version for a in seen if a.id not in changed}
+        versions = dict.fromkeys(asked, 0) | {a.id: a.version for a in seen}
+        return {i: v for i, v in versions.items() if i not in changed}
 
 
 class OrderCommands(InventoryCommands):
@@ -175,15 +177,16 @@ class OrderCommands(InventoryCommands):
         requested = _requested(lines)
         skus = [str(line["sku"]) for line in requested]
         warehouses = self._warehouse_codes()
-        loaded = self._read(
-            [
-                *self._product_ids_of(skus, "lines"),
-                SalesChannel.create_id(channel),
-                *(Warehouse.create_id(code) for code in warehouses),
-                *(_stock_id(sku, code) for sku in skus for code in warehouses),
-            ],
-            trust_cache,
-        )
+        asked = [
+            *self._product_ids_of(skus, "lines"),
+            SalesChannel.create_id(channel),
+            *(Warehouse.create_id(code) for code in warehouses),
+            *(_stock_id(sku, code) for sku in skus for code in warehouses),
+        ]
+        if self.attempt() > 1:  # retrying: perhaps something taken as missing was created
+            for aggregate_id in asked:
+                self._absent.pop(aggregate_id, None)
+        loaded = self._read(asked, trust_cache)
         order = Order.place(
             channel,
             external_id,
@@ -209,7 +212,7 @@ class OrderCommands(InventoryCommands):
         self._apply(order, plan, work)
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
-        self._save(*work.aggregates(), expect=work.read_set(loaded) if trust_cache else None)
+        self._save(*work.aggregates(), expect=work.read_set(asked, loaded) if trust_cache else None)
         self._remember(*work.aggregates())
         return order.id
 
@@ -564,11 +567,16 @@ class OrderCommands(InventoryCommands):
         Cached aggregates are brought up to date with one query for all of them, unless
         `trust_cache` (then the command must pass what it read as the save's `expect`, so a
         stale copy fails the save and the retry reads). Ids found missing are not asked for
-        again for ABSENT_TTL seconds (a stock item never opened in a warehouse); a command
-        that would backorder because of that reads again first.
+        again for ABSENT_TTL seconds (a stock item never opened in a warehouse) — or at all
+        with `trust_cache`, where the save checks they still do not exist; a command that would
+        backorder because of them, or is retrying, reads again first.
         """
         now = time.monotonic()
-        wanted = [i for i in dict.fromkeys(ids) if self._absent.get(i, 0) <= now]
+        wanted = [
+            i
+            for i in dict.fromkeys(ids)
+            if i not in self._absent or (not trust_cache and self._absent[i] <= now)
+        ]
         cached = self._cached(wanted)
         new_events = (
             {}

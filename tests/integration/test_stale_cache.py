@@ -79,3 +79,21 @@ def test_a_refusal_on_cached_state_is_checked_again(
     with pytest.raises(InvalidInputError, match="no longer sold"):
         place(a, "still-refused", TEE=1)
     assert engine_base.conflict_retries == retries + 1  # refused on the cache, then on fresh state
+
+
+def test_stock_opened_elsewhere_in_a_warehouse_taken_as_empty_is_used(
+    engines: tuple[Engine, Engine],
+) -> None:
+    a, b = engines
+    place(a, "mug-1", MUG=1)  # MUG has no stock item in HN: a remembers that
+    a.set_preferred_warehouse("shopee", "HN")
+    b.receive_stock("MUG", "HN", 4, "purchase_receipt", "PO-9")
+    order = a.order(place(a, "mug-2", MUG=2))
+    assert order.lines[0].reserved == {"HN": 2}  # the preferred warehouse, opened behind a's back
+
+
+def test_a_channel_preference_set_elsewhere_is_followed(engines: tuple[Engine, Engine]) -> None:
+    a, b = engines
+    b.set_preferred_warehouse("shopee", "HCM")  # a has this channel's settings as missing
+    order = a.order(place(a, "after-preference", TEE=2))
+    assert order.lines[0].reserved == {"HCM": 2}
