@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from orderflow.projections.sql import Sql, Table
 from orderflow.projections.view import Batch, Event, View, micros
@@ -46,20 +47,23 @@ class EventTimes(View):
 
     def prepare(self, events: Sequence[tuple[int, Event]], sql: Sql | None = None) -> Batch:
         """Fold the batch per block in plain Python first: this view sees every event."""
-        blocks: dict[int, list[int]] = {}
+        blocks: dict[int, list[Any]] = {}
         for position, event in events:
-            at = micros(event.timestamp)
+            at = event.timestamp
             found = blocks.get(position // BLOCK)
             if found is None:
                 blocks[position // BLOCK] = [position, position, at, at]
             else:
                 found[1] = position
-                found[2], found[3] = min(found[2], at), max(found[3], at)
+                if at < found[2]:
+                    found[2] = at
+                elif at > found[3]:
+                    found[3] = at
         batch = Batch(self, sql)
         batch.first = events[0][0] if events else 0
         for block, (first, last, earliest, latest) in blocks.items():
-            batch.least("blocks", block=block, first_pos=first, first_us=earliest)
-            batch.greatest("blocks", block=block, last_pos=last, last_us=latest)
+            batch.least("blocks", block=block, first_pos=first, first_us=micros(earliest))
+            batch.greatest("blocks", block=block, last_pos=last, last_us=micros(latest))
         return batch
 
     def time_range(self, since: datetime | None, before: datetime | None) -> TimeRange:

@@ -35,7 +35,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 from eventsourcing.utils import get_topic
 from orderflow.projections.reading import EventDecoder, LogPages
-from orderflow.projections.sql import Sql
+from orderflow.projections.tracking import lock_positions, track_positions
 from orderflow.projections.view import Batch, States, View
 
 from orderflow.event_log import follow_log, read_log
@@ -344,13 +344,24 @@ class Runner:
         the batch was prepared from, write the rows and record `end`; returns where each view
         stands after it. (Runs in the writer thread: touches the database only.)"""
         for attempt in range(RETRIES):
-            failing = work[0]
+            failing: Work | None = work[0]
             try:
                 reached = {}
                 with work[0].view.store.writing() as sql:  # the views share the events' database
+                    stores = [item.view.store for item in work]
+                    positions = lock_positions(sql, stores)
                     sql.relax_durability()
-                    for failing in work:
-                        reached[failing.view.store.name] = self._apply_one(sql, failing, end)
+                    written = []
+                    for failing, current in zip(work, positions, strict=True):
+                        reached[failing.view.store.name] = current  # rebuilt meanwhile, or
+                        if current != failing.done:  # another runner was faster
+                            continue
+                        if failing.batch is not None:
+                            failing.batch.write(sql)
+                        written.append(failing.view.store)
+                        reached[failing.view.store.name] = end
+                    failing = None  # (PostgreSQL writes every view's rows from here)
+                    track_positions(sql, written, end)
                 return reached
             except IntegrityError:
                 continue  # another runner recorded a position first: look again
@@ -358,23 +369,15 @@ class Runner:
                 log.warning("views: %s (attempt %d)", error, attempt + 1)
                 time.sleep(min(0.05 * 2**attempt, 2.0))
             except Exception as error:
-                first = failing.batch.first if failing.batch else end
+                failed = [failing] if failing is not None else work
+                names = ", ".join(item.view.store.name for item in failed)
+                firsts = [item.batch.first for item in failed if item.batch] or [end]
                 raise ProjectionError(
-                    f"view {failing.view.store.name} failed on the events after position "
-                    f"{failing.done} (from {first}): {type(error).__name__}: {error}"
+                    f"view{'s' if len(failed) > 1 else ''} {names} failed on the events after"
+                    f" position {min(item.done for item in failed)} (from {min(firsts)}):"
+                    f" {type(error).__name__}: {error}"
                 ) from error
         raise ProjectionError(f"views: gave up after {RETRIES} attempts")
-
-    @staticmethod
-    def _apply_one(sql: Sql, work: Work, end: int) -> int:
-        store = work.view.store
-        current = store.lock_position(sql)
-        if current != work.done:
-            return current  # rebuilt meanwhile (go back), or another runner was faster
-        if work.batch is not None:
-            work.batch.write(sql)
-        store.track(sql, end)
-        return end
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,12 @@ for the view's tables; `Dialect.render` turns both into the backend's form.
 from __future__ import annotations
 
 import weakref
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 TYPES = ("text", "int")
-FOLD_OPS = ("add", "least", "greatest")
+STAGE = "orderflow_stage"  # in bulk statements: the staging table (named for its width)
 
 
 @dataclass(frozen=True)
@@ -120,39 +119,31 @@ class BoundTable:
     def drop(self) -> str:
         return f"DROP TABLE IF EXISTS {self.qualified}"
 
-    def source(self, columns: Sequence[str]) -> str:
+    def source(self, columns: Sequence[str], staged: int | None = None) -> str:
         """Where a bulk statement takes its rows from: one row's VALUES (run with executemany),
-        or on PostgreSQL the staging table the rows were copied into."""
-        if self.dialect.bulk:
-            return f"SELECT {', '.join(columns)} FROM {self.stage(columns)[0]}"
-        return f"VALUES ({', '.join([self.dialect.placeholder] * len(columns))})"
-
-    def stage(self, columns: Sequence[str]) -> tuple[str, str]:
-        """PostgreSQL: the name of a temporary table shaped like these columns, and its CREATE.
-
-        Rows are COPYed into it (the fastest way in) and written to the view with one statement;
-        it empties itself at every commit. Named after its columns and their types, so a table
-        whose definition changes gets a new one.
-        """
+        or on PostgreSQL part `staged` of the staging table the rows were copied into."""
+        if staged is None:
+            return f"VALUES ({', '.join([self.dialect.placeholder] * len(columns))})"
         types = self.table.column_types
-        kinds = {"text": self.dialect.text_type, "int": self.dialect.int_type}
-        shape = ", ".join(f"{c} {kinds[types[c]]}" for c in columns)
-        name = f"orderflow_stage_{zlib.crc32(shape.encode()):08x}"
-        return name, f"CREATE TEMPORARY TABLE {name} ({shape}) ON COMMIT DELETE ROWS"
+        values = ", ".join(
+            f"c{i}" if types[c] == "text" else f"c{i}::{self.dialect.int_type}"
+            for i, c in enumerate(columns)
+        )
+        return f"SELECT {values} FROM {STAGE} WHERE k = {int(staged)}"
 
-    def insert(self, columns: Sequence[str], alias: str = "") -> str:
+    def insert(self, columns: Sequence[str], alias: str = "", staged: int | None = None) -> str:
         """INSERT of many rows (see `source`)."""
         into = f"{self.qualified} AS {alias}" if alias else self.qualified
-        return f"INSERT INTO {into} ({', '.join(columns)}) {self.source(columns)}"
+        return f"INSERT INTO {into} ({', '.join(columns)}) {self.source(columns, staged)}"
 
-    def put(self, columns: Sequence[str]) -> str:
+    def put(self, columns: Sequence[str], staged: int | None = None) -> str:
         """Insert rows, or overwrite just these columns of existing ones (keys must be distinct)."""
         rest = [c for c in columns if c not in self.key]
         action = ", ".join(f"{c} = excluded.{c}" for c in rest) if rest else ""
         conflict = f"DO UPDATE SET {action}" if action else "DO NOTHING"
-        return f"{self.insert(columns)} ON CONFLICT ({', '.join(self.key)}) {conflict}"
+        return f"{self.insert(columns, '', staged)} ON CONFLICT ({', '.join(self.key)}) {conflict}"
 
-    def fold(self, op: str, columns: Sequence[str]) -> str:
+    def fold(self, op: str, columns: Sequence[str], staged: int | None = None) -> str:
         """Insert rows, or combine these numbers with existing ones: add, least, greatest."""
         rest = [c for c in columns if c not in self.key]
         combine = {
@@ -162,23 +153,26 @@ class BoundTable:
         }[op]
         action = ", ".join(f"{c} = " + combine.format(c) for c in rest)
         conflict = f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {action}"
-        return f"{self.insert(columns, alias='x')} {conflict}"
+        return f"{self.insert(columns, 'x', staged)} {conflict}"
 
-    def write(self, op: str, columns: Sequence[str]) -> str:
+    def write(self, op: str, columns: Sequence[str], staged: int | None = None) -> str:
         """The statement of a write: "insert", "put", or a fold ("add", "least", "greatest")."""
         if op == "insert":
-            return self.insert(columns)
+            return self.insert(columns, "", staged)
         if op == "put":
-            return self.put(columns)
-        return self.fold(op, columns)
+            return self.put(columns, staged)
+        return self.fold(op, columns, staged)
 
-    def delete_many(self, columns: Sequence[str]) -> str:
+    def delete_many(self, columns: Sequence[str], staged: int | None = None) -> str:
         """DELETE of many rows at once by their values of these columns."""
-        if self.dialect.bulk:
-            stage = self.stage(columns)[0]
-            match = " AND ".join(f"x.{c} = s.{c}" for c in columns)
-            return f"DELETE FROM {self.qualified} AS x USING {stage} AS s WHERE {match}"
-        return self.delete(columns)
+        if staged is None:
+            return self.delete(columns)
+        names = ", ".join(columns)
+        match = " AND ".join(f"x.{c} = s.{c}" for c in columns)
+        return (
+            f"DELETE FROM {self.qualified} AS x USING ({self.source(columns, staged)})"
+            f" AS s ({names}) WHERE {match}"
+        )
 
     def _where(self, columns: Sequence[str]) -> str:
         return " AND ".join(f"{c} = {self.dialect.placeholder}" for c in columns)
@@ -200,19 +194,38 @@ _stages: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 """The staging tables each PostgreSQL connection has (temporary tables live per session)."""
 
 
+def stage_table(width: int, dialect: Dialect) -> tuple[str, str]:
+    """The staging table for rows of up to `width` columns, and its CREATE: a part number and
+    text columns, emptied at every commit. (Temporary tables live with a session.)"""
+    name = f"{STAGE}{width}"
+    columns = ", ".join(f"c{i} {dialect.text_type}" for i in range(width))
+    return name, f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (k INTEGER, {columns})" + (
+        " ON COMMIT DELETE ROWS"
+    )
+
+
 class Sql:
-    """A cursor inside one transaction that answers plain tuples on every backend."""
+    """A cursor inside one transaction that answers plain tuples on every backend.
+
+    On PostgreSQL, bulk writes (`write_rows`, `delete_rows`, `defer`) wait until `flush`, or
+    the next statement that reads: then every row of them goes to the server in one COPY into
+    a staging table, and every statement in one round trip.
+    """
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.raw = cursor  # the library's cursor, for its own methods (tracking)
         self.cursor = getattr(cursor, "sqlite_cursor", cursor)
         self.dialect = dialect
         self._created: set[str] = set()  # staging tables created in this transaction
-        self._filled: set[str] = set()  # staging tables holding rows in this transaction
+        self._staged: list[tuple[Any, ...]] = []  # (part, value, ...) rows to COPY
+        self._width = 0  # the most values in a staged row
+        self._parts = 0
+        self._deferred: list[str] = []
         if dialect.name == "postgres":
             self.cursor.row_factory = _tuple_rows  # the library's dict rows lose same-named columns
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.flush()
         self.cursor.execute(sql, tuple(params))
 
     def relax_durability(self) -> None:
@@ -220,29 +233,31 @@ class Sql:
         from the log, and a crash can lose a recent view update only together with its position,
         which the runner then applies again."""
         if self.dialect.name == "postgres":
-            self.cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            self.defer("SET LOCAL synchronous_commit TO OFF")
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
+            self.flush()
             self.cursor.executemany(sql, [tuple(r) for r in rows])
+
+    def defer(self, statement: str) -> None:
+        """PostgreSQL: run this statement (no parameters, no result) with the next flush."""
+        self._deferred.append(statement)
 
     def write_rows(
         self, table: BoundTable, op: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """Write many rows at once: "insert", "put", or a fold ("add", "least", "greatest").
 
-        SQLite: the statement for one row, through executemany. PostgreSQL: appended rows are
-        COPYed straight into the table; the others into a staging table, then one statement.
+        SQLite: the statement for one row, through executemany. PostgreSQL: one statement over
+        the rows' part of the staging table, at the next flush.
         """
         if not rows:
             return
-        if not self.dialect.bulk:
-            self.cursor.executemany(table.write(op, columns), rows)
-        elif op == "insert":
-            self._copy(table.qualified, columns, rows)
+        if self.dialect.bulk:
+            self.defer(table.write(op, columns, self._stage(columns, rows)))
         else:
-            self._stage(table, columns, rows)
-            self.cursor.execute(table.write(op, columns))
+            self.cursor.executemany(table.write(op, columns), rows)
 
     def delete_rows(
         self, table: BoundTable, columns: Sequence[str], keys: Sequence[Sequence[Any]]
@@ -251,27 +266,44 @@ class Sql:
         if not keys:
             return
         if self.dialect.bulk:
-            self._stage(table, columns, keys)
-            self.cursor.execute(table.delete_many(columns))
+            self.defer(table.delete_many(columns, self._stage(columns, keys)))
         else:
             self.cursor.executemany(table.delete_many(columns), keys)
 
-    def _stage(
-        self, table: BoundTable, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        name, create = table.stage(columns)
-        if name in self._filled:
-            self.cursor.execute(f"DELETE FROM {name}")  # used before in this transaction
-        elif name not in _stages.get(self.cursor.connection, ()):
-            self.cursor.execute(create.replace("TABLE", "TABLE IF NOT EXISTS", 1))
-            self._created.add(name)
-        self._filled.add(name)
-        self._copy(name, columns, rows)
+    def _stage(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        part = self._parts
+        self._parts += 1
+        self._width = max(self._width, len(columns))
+        self._staged.extend([(part, *row) for row in rows])
+        return part
 
-    def _copy(self, into: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        with self.cursor.copy(f"COPY {into} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    def flush(self) -> tuple[Any, ...] | None:
+        """Send the staged rows and the deferred statements; the last statement's first row."""
+        if not self._deferred:
+            return None
+        statements = "; ".join(self._deferred)
+        if self._staged:
+            name, width = self._staging_table()
+            statements = statements.replace(f"FROM {STAGE} ", f"FROM {name} ")
+            width += 1  # and the part number
+            with self.cursor.copy(f"COPY {name} FROM STDIN") as copy:
+                for row in self._staged:
+                    copy.write_row(
+                        row if len(row) == width else (*row, *[None] * (width - len(row)))
+                    )
+        self._staged, self._deferred, self._width = [], [], 0
+        self.cursor.execute(statements)
+        while self.cursor.nextset():
+            pass
+        return self.cursor.fetchone() if self.cursor.description else None
+
+    def _staging_table(self) -> tuple[str, int]:
+        width = -(-self._width // 8) * 8  # a few shapes cover every table
+        name, create = stage_table(width, self.dialect)
+        if name not in self._created and name not in _stages.get(self.cursor.connection, ()):
+            self.cursor.execute(create)
+            self._created.add(name)
+        return name, width
 
     def committed(self) -> None:
         """The transaction committed: the staging tables it created stay with the connection."""

@@ -26,6 +26,7 @@ from uuid import uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    IntegrityError,
     OperationalError,
     PersistenceError,
     ProgrammingError,
@@ -143,6 +144,7 @@ class ViewStore(TrackingRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             sql = Sql(cursor, self.dialect)
             yield sql
+            sql.flush()
         sql.committed()
 
     @contextlib.contextmanager
@@ -196,6 +198,48 @@ class ViewStore(TrackingRecorder):
             for table in self.tables.values():
                 sql.execute(table.drop())
             sql.execute(f"DROP TABLE IF EXISTS {self.tracking_table}")
+
+
+def lock_positions(sql: Sql, stores: Sequence[ViewStore]) -> list[int]:
+    """`lock_position` of several stores in one write transaction; one round trip on PostgreSQL."""
+    if sql.dialect.name != "postgres" or len(stores) < 2:
+        return [store.lock_position(sql) for store in stores]
+    locks = ", ".join(
+        f"l{i} AS (UPDATE {store.tracking_table} SET notification_id = notification_id"
+        f" WHERE application_name = %s RETURNING {i} AS i, notification_id)"
+        for i, store in enumerate(stores)
+    )
+    union = " UNION ALL ".join(f"SELECT * FROM l{i}" for i in range(len(stores)))
+    found = dict(sql.rows(f"WITH {locks} {union}", [store.application_name for store in stores]))
+    return [int(found.get(i) or 0) for i in range(len(stores))]
+
+
+def track_positions(sql: Sql, stores: Sequence[ViewStore], position: int) -> None:
+    """`track` of several stores; on PostgreSQL sent with the transaction's other bulk writes.
+
+    Refused (IntegrityError) unless every position moves forward, as the library's tracking."""
+    if sql.dialect.name != "postgres":
+        for store in stores:
+            store.track(sql, position)
+        return
+    if not stores:
+        return
+    end = int(position)
+    upserts = ", ".join(
+        f"t{i} AS (INSERT INTO {store.tracking_table} AS x VALUES ({_literal(store)}, {end})"
+        " ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id"
+        " WHERE x.notification_id < excluded.notification_id RETURNING 1)"
+        for i, store in enumerate(stores)
+    )
+    count = " + ".join(f"(SELECT count(*) FROM t{i})" for i in range(len(stores)))
+    sql.defer(f"WITH {upserts} SELECT {count}")
+    done = sql.flush()
+    if done is None or int(done[0]) != len(stores):
+        raise IntegrityError(f"failed to record tracking at {end} for {len(stores)} views")
+
+
+def _literal(store: ViewStore) -> str:
+    return "'" + store.application_name.replace("'", "''") + "'"
 
 
 class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):

@@ -72,19 +72,26 @@ def local_day(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TIME).date().isoformat()
 
 
+ONE = Decimal(1)
+
+
 def dong(amount: Decimal | int | str) -> int:
     """An amount of VND as a whole number (the unit stored in view tables)."""
-    return int(Decimal(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if type(amount) is not Decimal:
+        amount = Decimal(amount)
+    return int(amount.quantize(ONE, rounding=ROUND_HALF_UP))
 
 
 def _column_value(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or kind is int:
-        return value
-    if kind is Decimal:
-        return dong(value)
-    if kind is bool:
+    convert = CONVERSIONS.get(type(value))
+    if convert is not None:
+        return convert(value)
+    if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int | str):
+        return value
+    if isinstance(value, Decimal):
+        return dong(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -93,6 +100,12 @@ def _column_value(value: Any) -> Any:
 
 
 PLAIN = frozenset({str, int})
+CONVERSIONS: dict[type, Callable[[Any], Any]] = {
+    Decimal: dong,
+    UUID: str,
+    datetime: micros,
+    bool: int,
+}
 FOLDS: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda a, b: a + b,
     "least": min,
@@ -112,26 +125,32 @@ class States:
     def __init__(self, repository: Any, size: int = 5000) -> None:
         self.repository = repository
         self.size = size
-        self.cache: OrderedDict[UUID, Any] = OrderedDict()
+        self.cache: OrderedDict[Any, Any] = OrderedDict()  # by _key(originator id)
 
     def current(self, event: Event) -> Any:
         """The aggregate with at least `event` applied: `after` without touching the LRU order
         (a runner has folded the event already when its views ask)."""
-        aggregate = self.cache.get(event.originator_id)
+        originator_id = event.originator_id
+        aggregate = self.cache.get(
+            originator_id.int if type(originator_id) is UUID else originator_id
+        )
         if aggregate is not None and aggregate.version >= event.originator_version:
             return aggregate
         return self.after(event)
 
     def after(self, event: Event) -> Any:
         """The aggregate with `event` applied (and perhaps later events of the same batch)."""
-        key, version, cache = event.originator_id, event.originator_version, self.cache
+        originator_id, version, cache = event.originator_id, event.originator_version, self.cache
+        key = originator_id.int if type(originator_id) is UUID else originator_id  # hashed in C
         aggregate = cache.get(key)
         if aggregate is not None:
             cache.move_to_end(key)
             if aggregate.version >= version:
                 return aggregate
         if aggregate is None or aggregate.version != version - 1:
-            aggregate = self.repository.get(key, version=version - 1) if version > 1 else None
+            aggregate = (
+                self.repository.get(originator_id, version=version - 1) if version > 1 else None
+            )
         aggregate = event.mutate(aggregate)
         cache[key] = aggregate
         if len(cache) > self.size:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from orderflow.projections.sql import SQLITE, BoundTable, Table, postgres
+from orderflow.projections.sql import SQLITE, BoundTable, Table, postgres, stage_table
 
 LEVELS = Table(
     "levels", "sku text, warehouse text, on_hand int", key="sku, warehouse", indexes=("warehouse",)
@@ -38,25 +38,22 @@ def test_a_put_overwrites_only_the_given_columns_of_an_existing_row() -> None:
     assert BoundTable(LEVELS, "t", SQLITE).put(["sku", "warehouse"]).endswith("DO NOTHING")
 
 
-def test_postgresql_writes_a_whole_batch_as_one_statement_from_a_staging_table() -> None:
-    table = BoundTable(LEVELS, "t", postgres("public"))
-    stage, create = table.stage(["sku", "warehouse", "on_hand"])
-    assert create == (
-        f'CREATE TEMPORARY TABLE {stage} (sku TEXT COLLATE "C", warehouse TEXT COLLATE "C",'
-        " on_hand BIGINT) ON COMMIT DELETE ROWS"
-    )
-    assert table.put(["sku", "warehouse", "on_hand"]) == (
-        'INSERT INTO "public"."t" (sku, warehouse, on_hand) SELECT sku, warehouse, on_hand'
-        f" FROM {stage} ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand"
+def test_postgresql_writes_a_batch_with_one_statement_over_its_part_of_the_staging_table() -> None:
+    put = BoundTable(LEVELS, "t", postgres("public")).put(["sku", "warehouse", "on_hand"], 3)
+    assert put == (
+        'INSERT INTO "public"."t" (sku, warehouse, on_hand)'
+        " SELECT c0, c1, c2::BIGINT FROM orderflow_stage WHERE k = 3"
+        " ON CONFLICT (sku, warehouse) DO UPDATE SET on_hand = excluded.on_hand"
     )
 
 
-def test_a_staging_table_is_named_after_its_columns_and_their_types() -> None:
-    table = BoundTable(LEVELS, "t", postgres("public"))
-    other = BoundTable(Table("x", "sku int, warehouse text", key="sku"), "x", postgres("public"))
-    assert table.stage(["sku", "warehouse"])[0] == table.stage(["sku", "warehouse"])[0]
-    assert table.stage(["sku", "warehouse"])[0] != table.stage(["sku", "on_hand"])[0]
-    assert table.stage(["sku", "warehouse"])[0] != other.stage(["sku", "warehouse"])[0]
+def test_the_staging_table_has_a_part_number_and_text_columns_and_empties_at_commit() -> None:
+    name, create = stage_table(8, postgres("public"))
+    assert name == "orderflow_stage8"
+    assert create.startswith(
+        f'CREATE TEMPORARY TABLE IF NOT EXISTS {name} (k INTEGER, c0 TEXT COLLATE "C", '
+    )
+    assert create.endswith('c7 TEXT COLLATE "C") ON COMMIT DELETE ROWS')
 
 
 def test_postgresql_text_compares_byte_by_byte_as_sqlite_does() -> None:
@@ -78,10 +75,9 @@ def test_folds_add_or_keep_the_least_or_greatest_in_each_dialect() -> None:
 
 def test_deleting_many_rows_is_one_statement_on_postgresql() -> None:
     table = BoundTable(LEVELS, "t", postgres("public"))
-    stage = table.stage(["sku", "warehouse"])[0]
-    assert table.delete_many(["sku", "warehouse"]) == (
-        f'DELETE FROM "public"."t" AS x USING {stage} AS s'
-        " WHERE x.sku = s.sku AND x.warehouse = s.warehouse"
+    assert table.delete_many(["sku", "warehouse"], 0) == (
+        'DELETE FROM "public"."t" AS x USING (SELECT c0, c1 FROM orderflow_stage WHERE k = 0)'
+        " AS s (sku, warehouse) WHERE x.sku = s.sku AND x.warehouse = s.warehouse"
     )
     assert BoundTable(LEVELS, "t", SQLITE).delete_many(["sku"]) == "DELETE FROM t WHERE sku = ?"
 
