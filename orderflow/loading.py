@@ -56,10 +56,14 @@ def _by_originator(rows: Iterable[StoredEvent]) -> dict[UUID, list[StoredEvent]]
     return grouped
 
 
+def quote_identifier(name: str) -> str:
+    """A PostgreSQL identifier, quoted (as psycopg's sql.Identifier does)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _table(recorder: PostgresAggregateRecorder) -> str:
-    schema = recorder.datastore.schema.replace('"', '""')
-    table = recorder.events_table_name.replace('"', '""')
-    return f'"{schema}"."{table}"'
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
 
 
 def after_query(table: str) -> str:
@@ -136,8 +140,9 @@ def _sqlite_latest(recorder: SQLiteAggregateRecorder, ids: list[UUID]) -> list[S
         chunk = ids[start : start + SQLITE_MAX_PAIRS]
         marks = ", ".join("?" * len(chunk))
         query = (
-            "SELECT originator_id, MAX(originator_version) AS originator_version, topic, state FROM "
-            f"{recorder.events_table_name} WHERE originator_id IN ({marks}) GROUP BY originator_id"
+            "SELECT originator_id, MAX(originator_version) AS originator_version, topic, state"
+            f" FROM {recorder.events_table_name} WHERE originator_id IN ({marks})"
+            " GROUP BY originator_id"
         )
         rows.extend(_sqlite_rows(recorder, query, [i.hex for i in chunk]))
     return rows

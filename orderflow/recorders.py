@@ -36,16 +36,14 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic, retry
-from psycopg.errors import UndefinedFunction
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier, Literal
 
-from orderflow.loading import SQLITE_MAX_PAIRS, sqlite_newer_query, sqlite_pairs
+from orderflow.loading import SQLITE_MAX_PAIRS, quote_identifier, sqlite_newer_query, sqlite_pairs
 
 Expected = Mapping[UUID, int]
 
 STALE_READ = "stale read: an aggregate this command relied on has changed since it was read"
 log = logging.getLogger(__name__)
+UNDEFINED_FUNCTION = "42883"  # PostgreSQL's SQLSTATE for a function that does not exist
 
 INSERT_FUNCTION = """
 CREATE OR REPLACE FUNCTION {function}(
@@ -78,22 +76,30 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        schema = Identifier(datastore.schema)
-        function = SQL("{}.{}").format(schema, Identifier(f"{events_table_name}_insert"))
-        self.sql_create_statements += [
-            # CREATE OR REPLACE from several processes at once fails ("tuple concurrently
-            # updated"): creators take turns (the lock lasts until the creating transaction ends)
-            SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(Literal(function.as_string())),
-            SQL(INSERT_FUNCTION).format(
-                function=function,
-                table=SQL("{}.{}").format(schema, Identifier(events_table_name)),
-                channel=Identifier(self.channel_name),
-            ),
-        ]
-        self.call = SQL("SELECT * FROM {}(%b, %b, %b, %b, %b)").format(function)
-        self.call_if_current = SQL("SELECT * FROM {}(%b, %b, %b, %b, %b, %b, %b)").format(function)
+        schema = quote_identifier(datastore.schema)
+        function = f"{schema}.{quote_identifier(events_table_name + '_insert')}"
+        self.create_function = INSERT_FUNCTION.format(
+            function=function,
+            table=f"{schema}.{quote_identifier(events_table_name)}",
+            channel=quote_identifier(self.channel_name),
+        )
+        self.function_lock = "SELECT pg_advisory_xact_lock(hashtext('{}'))".format(
+            function.replace("'", "''")
+        )
+        self.call = f"SELECT n FROM {function}(%b, %b, %b, %b, %b) AS n"
+        self.call_if_current = f"SELECT n FROM {function}(%b, %b, %b, %b, %b, %b, %b) AS n"
         self.lock_timeout = f"{datastore.lock_timeout}s"
         self.has_function = datastore.originator_id_type == "uuid"
+
+    def _create_table(self, curs: Any) -> None:
+        """The library's tables, then the insert function (in the same transaction).
+
+        CREATE OR REPLACE from several processes at once fails ("tuple concurrently updated"):
+        creators take turns on an advisory lock held until the creating transaction ends.
+        """
+        super()._create_table(curs)
+        curs.execute(self.function_lock)
+        curs.execute(self.create_function)
 
     @property
     def checks_read_set(self) -> bool:
@@ -121,14 +127,11 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         if expect:
             params += [list(expect), list(expect.values())]
         try:
-            with (
-                self.datastore.get_connection() as conn,
-                conn.cursor(row_factory=tuple_row) as cur,
-            ):
+            with self.datastore.get_connection() as conn, conn.cursor() as cur:
                 cur.execute(self.call_if_current if expect else self.call, params, prepare=True)
-                ids = [row[0] for row in cur.fetchall()]
+                ids = [row["n"] for row in cur.fetchall()]
         except ProgrammingError as error:
-            if not isinstance(error.__cause__, UndefinedFunction):
+            if getattr(error.__cause__, "sqlstate", None) != UNDEFINED_FUNCTION:
                 raise
             log.warning(
                 "no %s_insert function (tables made by an older orderflow; open once "
