@@ -1,7 +1,8 @@
 """Benchmark the NATS relay and a subscriber against plain nats-py, in the same run.
 
     .venv/bin/python scripts/bench_streams.py [--backend sqlite|postgres|both] [--events 20000]
-        [--rate 500] [--seconds 10] [--nats-url nats://127.0.0.1:4222] [--json]
+        [--rate 500] [--seconds 10] [--per-save 1] [--subscriber-in-writers]
+        [--nats-url nats://127.0.0.1:4222] [--json]
 
 1. Relay throughput: N events already in the store; the time from starting a Relay until it has
    stored position N (JetStream acked every event) -> events/s. Baseline: the same subjects,
@@ -9,9 +10,11 @@
    with the same number of publishes in flight, to a fresh stream -> messages/s.
    Also, for reference: the same messages with nats-py's core publish and one reply
    subscription for the acks (how the relay publishes) -> `relay_vs_lean` in the details.
-2. Commit-to-subscriber latency: events committed at a steady rate while the relay and one
-   durable subscriber run; for each event, the time from `save()` returning to the handler being
-   called (relay + JetStream + consumer + ledger), p50 / p99.
+2. Commit-to-subscriber latency: events committed at a steady rate by writer threads while
+   `orderflow relay` and one durable subscriber run, each in a process of its own as deployed
+   (`--subscriber-in-writers`: the subscriber in the writers' process instead, as measured
+   before); for each event, the time from `save()` returning to the handler being called
+   (relay + JetStream + consumer + ledger), p50 / p99.
 Streams are named BENCH_<pid>_* and deleted afterwards; the store is a fresh SQLite file or a
 fresh PostgreSQL database, dropped afterwards.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import statistics
@@ -33,6 +37,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.msg import Msg
@@ -222,12 +227,15 @@ def subscriber_latency(
     seconds: float,
     writers: int = 4,
     per_save: int = 1,
+    subscriber_process: bool = True,
 ) -> Result:
     """p50 / p99 from save() returning to the subscriber's handler being called.
 
     `writers` threads commit `per_save` events per save at `rate` events/s in total;
     `orderflow relay` runs as its own process; the subscriber (a durable consumer with the
-    ledger) runs here.
+    ledger) runs in a process of its own as `orderflow subscribe` does (`subscriber_process`),
+    or in this process beside the writer threads, sharing their interpreter lock. Times are
+    `time.perf_counter()` (CLOCK_MONOTONIC, one clock for every process on Linux).
     """
     settings = bench_settings(database_url, nats_url, "lat")
     engine = settings.open_engine()
@@ -237,9 +245,7 @@ def subscriber_latency(
     def handle(message: EventMessage) -> None:
         arrived.setdefault(message.position, time.perf_counter())
 
-    subscriber = Subscriber(
-        f"bench-{uuid.uuid4().hex[:6]}", lambda e, s: handle, (StockItem.Received,)
-    )
+    name = f"bench-{uuid.uuid4().hex[:6]}"
     stock = [
         [StockItem(sku=f"SKU{w}-{i}", warehouse="HN") for i in range(5)] for w in range(writers)
     ]
@@ -251,9 +257,20 @@ def subscriber_latency(
         stderr=subprocess.DEVNULL,
     )
     stop = threading.Event()
-    runner = NatsSubscriberRunner(settings, subscriber, engine)
-    consumer = threading.Thread(target=runner.run, args=(stop,))
-    consumer.start()
+    folder = tempfile.TemporaryDirectory(prefix="bench-streams-")
+    times = Path(folder.name) / "arrived.json"
+    if subscriber_process:
+        consumer: Any = subprocess.Popen(
+            [sys.executable, __file__, "--subscriber-child", name, str(times)],
+            env=_env(settings),
+            stdout=subprocess.PIPE,
+        )
+        consumer.stdout.readline()  # bound to its durable consumer
+    else:
+        subscriber = Subscriber(name, lambda e, s: handle, (StockItem.Received,))
+        runner = NatsSubscriberRunner(settings, subscriber, engine)
+        consumer = threading.Thread(target=runner.run, args=(stop,))
+        consumer.start()
     time.sleep(2.0)  # relay started, consumer created
     saves = int(rate * seconds / writers / per_save)
 
@@ -282,11 +299,18 @@ def subscriber_latency(
             thread.join()
         write_seconds = time.perf_counter() - started
         deadline = time.monotonic() + 30
-        while len(arrived) < total and time.monotonic() < deadline:
+        while time.monotonic() < deadline and _handled(arrived, times, total, subscriber_process):
             time.sleep(0.05)
     finally:
-        stop.set()
-        consumer.join()
+        if subscriber_process:
+            consumer.send_signal(signal.SIGTERM)
+            consumer.wait(timeout=30)
+            with contextlib.suppress(OSError, ValueError):
+                arrived = {int(k): v for k, v in json.loads(times.read_text()).items()}
+        else:
+            stop.set()
+            consumer.join()
+        folder.cleanup()
         relay.send_signal(signal.SIGTERM)
         relay.wait(timeout=30)
         asyncio.run(_delete_streams(nats_url, settings.nats_stream, f"{settings.nats_stream}_DLQ"))
@@ -308,8 +332,44 @@ def subscriber_latency(
             "rate_per_s": round(total / write_seconds, 1),
             "writers": writers,
             "events_per_save": per_save,
+            "subscriber": "own process" if subscriber_process else "in the writers' process",
         },
     )
+
+
+def _handled(arrived: dict[int, float], times: Path, total: int, child: bool) -> bool:
+    """True while events are still to be handled (the child process keeps a count in a file)."""
+    if not child:
+        return len(arrived) < total
+    try:
+        return int(Path(f"{times}.count").read_text() or 0) < total
+    except (OSError, ValueError):
+        return True
+
+
+def subscriber_child(name: str, times: str) -> int:
+    """The subscriber process: record when each event's handler is called; write the times as
+    JSON on SIGTERM."""
+    arrived: dict[int, float] = {}
+
+    def handle(message: EventMessage) -> None:
+        arrived.setdefault(message.position, time.perf_counter())
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    subscriber = Subscriber(name, lambda e, s: handle, (StockItem.Received,))
+    runner = NatsSubscriberRunner(load_settings(), subscriber)
+    thread = threading.Thread(target=runner.run, args=(stop,))
+    thread.start()
+    while not runner.consuming.wait(0.05):
+        if stop.is_set() or not thread.is_alive():
+            break
+    print("consuming", flush=True)
+    while not stop.wait(0.1):
+        Path(f"{times}.count").write_text(str(len(arrived)))
+    thread.join()
+    Path(times).write_text(json.dumps(arrived))
+    return 0
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -336,8 +396,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nats-url", default=os.environ.get("ORDERFLOW_NATS_URL", "nats://127.0.0.1:4222")
     )
+    parser.add_argument(
+        "--subscriber-in-writers",
+        action="store_true",
+        help="run the subscriber in the benchmark's process, beside the writer threads",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--subscriber-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.subscriber_child:
+        return subscriber_child(*args.subscriber_child)
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     results: list[Result] = []
     for backend in backends:
@@ -346,7 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         with fresh_store(backend) as url:
             results.append(
                 subscriber_latency(
-                    url, args.nats_url, args.rate, args.seconds, args.writers, args.per_save
+                    url,
+                    args.nats_url,
+                    args.rate,
+                    args.seconds,
+                    args.writers,
+                    args.per_save,
+                    not args.subscriber_in_writers,
                 )
             )
     for result in results:
