@@ -13,6 +13,7 @@ A rebuild reads and decodes every stored event, so the per-event cost of both se
 
 from __future__ import annotations
 
+import functools
 import json
 import json.scanner
 import time
@@ -105,13 +106,38 @@ class LogPages:
             self.recorder.datastore.get_connection() as connection,
             connection.cursor(binary=True, row_factory=_stored_rows) as cursor,
         ):
+            cursor.adapters.register_loader("uuid", _uuid_loader())
             cursor.execute(statement, params, prepare=True)
             return cursor.fetchall()  # type: ignore[no-any-return]
 
 
+_make_stored = functools.partial(tuple.__new__, Stored)  # (Stored._make, without its checks)
+
+
 def _stored_rows(cursor: Any) -> Callable[[Sequence[Any]], Stored]:
     """A psycopg row factory giving `Stored` rows."""
-    return Stored._make
+    return _make_stored
+
+
+@functools.cache
+def _uuid_loader() -> type:
+    """psycopg's binary UUID loader, giving one UUID object per aggregate: each of the many
+    events of an aggregate reuses it (a dict lookup instead of building a UUID in Python)."""
+    from psycopg.types.uuid import UUIDBinaryLoader
+
+    known: dict[bytes, UUID] = {}
+
+    class Loader(UUIDBinaryLoader):
+        def load(self, data: Any) -> UUID:
+            found = known.get(data)
+            if found is None:
+                if len(known) >= 100_000:
+                    known.clear()
+                data = bytes(data)
+                found = known[data] = UUID(bytes=data)
+            return found
+
+    return Loader
 
 
 class EventDecoder:
