@@ -8,6 +8,7 @@ was applied twice or not at all, or a view's code changed without a rebuild.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,16 +94,34 @@ def status(engine: Application[Any], names: Iterable[str] | None = None) -> list
 def rebuild(
     engine: Application[Any], names: Iterable[str] | None = None, progress: Progress | None = None
 ) -> list[ViewStatus]:
-    """Empty the views and apply the whole log again, all of them in one pass over the log."""
+    """Empty the views and apply the whole log again, all of them in one pass over the log.
+
+    Secondary indexes are dropped while the rows go in and built once at the end, which is
+    cheaper than keeping them up to date row by row (a rebuild that is killed leaves them to
+    the next process that opens the views: a view without all its indexes is not current).
+    """
     views = open_views(engine, names)
     for view in views:
         with view.store.writing() as sql:
             view.store.lock_position(sql)
             view.store.reset(sql)
+            view.store.drop_indexes(sql)
     report = (lambda p: progress("all", p)) if progress else None
-    Runner(engine, views).catch_up(progress=report)
+    try:
+        Runner(engine, views).catch_up(progress=report)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error that stopped the rebuild goes first
+            _index(views)
+        raise
+    _index(views)
     head = engine.recorder.max_notification_id() or 0
     return [ViewStatus(view.name, view.title, view.store.position(), head) for view in views]
+
+
+def _index(views: list[View]) -> None:
+    for view in views:
+        with view.store.writing() as sql:
+            view.store.create_indexes(sql)
 
 
 def verify(

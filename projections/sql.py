@@ -111,10 +111,21 @@ class BoundTable:
             f"CREATE TABLE IF NOT EXISTS {self.qualified} ({columns},"
             f" PRIMARY KEY ({', '.join(self.key)}))"
         ]
-        for i, index in enumerate(self.table.indexes):
-            name = f"{self.real_name}_ix{i}"
-            statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {self.qualified} ({index})")
-        return statements
+        return statements + self.create_indexes()
+
+    def index_names(self) -> list[str]:
+        return [f"{self.real_name}_ix{i}" for i in range(len(self.table.indexes))]
+
+    def create_indexes(self) -> list[str]:
+        """CREATE INDEX statements of the secondary indexes (idempotent)."""
+        return [
+            f"CREATE INDEX IF NOT EXISTS {name} ON {self.qualified} ({index})"
+            for name, index in zip(self.index_names(), self.table.indexes, strict=True)
+        ]
+
+    def drop_indexes(self) -> list[str]:
+        """DROP INDEX statements of the secondary indexes (idempotent)."""
+        return [f"DROP INDEX IF EXISTS {self.dialect.qualify(name)}" for name in self.index_names()]
 
     def drop(self) -> str:
         return f"DROP TABLE IF EXISTS {self.qualified}"

@@ -115,11 +115,42 @@ class ViewStore(TrackingRecorder):
         )
 
     def is_current(self) -> bool:
-        """The tables exist as this code defines them (nothing to create or rebuild)."""
+        """The tables and indexes exist as this code defines them (nothing to create or rebuild)."""
         try:
-            return self.max_tracking_id(SCHEMA) == self.schema_fingerprint()
+            return self.max_tracking_id(SCHEMA) == self.schema_fingerprint() and self._indexed()
         except (OperationalError, ProgrammingError):
             return False  # no tracking table yet
+
+    def _indexed(self) -> bool:
+        """Every secondary index is there (a rebuild that was killed leaves them to be made)."""
+        names = [name for table in self.tables.values() for name in table.index_names()]
+        if not names:
+            return True
+        with self.reading() as sql:
+            if self.dialect.name == "postgres":
+                found = sql.rows(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = %s"
+                    " AND indexname = ANY(%s)",
+                    (self.dialect.schema, names),
+                )
+            else:
+                marks = ", ".join("?" * len(names))
+                found = sql.rows(
+                    f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                    names,
+                )
+        return len(found) == len(names)
+
+    def drop_indexes(self, sql: Sql) -> None:
+        """Drop the secondary indexes (a rebuild builds them again once its rows are in)."""
+        for table in self.tables.values():
+            for statement in table.drop_indexes():
+                sql.execute(statement)
+
+    def create_indexes(self, sql: Sql) -> None:
+        for table in self.tables.values():
+            for statement in table.create_indexes():
+                sql.execute(statement)
 
     def create(self, attempts: int = 50) -> None:
         """Create the tables when missing (or rebuild them from zero when their definition changed).

@@ -99,10 +99,23 @@ def _column_value(value: Any) -> Any:
     return value
 
 
+_texts: dict[int, str] = {}
+
+
+def uuid_text(value: UUID) -> str:
+    """str(value), remembered: an aggregate's id is written again and again."""
+    text = _texts.get(value.int)
+    if text is None:
+        if len(_texts) >= 100_000:
+            _texts.clear()
+        text = _texts[value.int] = str(value)
+    return text
+
+
 PLAIN = frozenset({str, int})
 CONVERSIONS: dict[type, Callable[[Any], Any]] = {
     Decimal: dong,
-    UUID: str,
+    UUID: uuid_text,
     datetime: micros,
     bool: int,
 }
@@ -179,7 +192,7 @@ class Batch:
 
     def _key(self, table: str, row: dict[str, Any]) -> tuple[Any, ...]:
         try:
-            return tuple([row[k] for k in self.view.store.tables[table].key])
+            return tuple([row[k] for k in self.view.keys[table]])
         except KeyError as missing:
             raise ValueError(
                 f"view {self.view.name}.{table}: key column {missing} not given"
@@ -350,6 +363,7 @@ class View:
 
     def __init__(self, store: ViewStore, repository: Any) -> None:
         self.store = store
+        self.keys = {name: table.key for name, table in store.tables.items()}
         self.states = States(repository, self.state_cache_size)
         self.settle: Callable[[], None] = _nothing_in_flight
         """Wait until what was sent to be written is committed (a runner sets this)."""

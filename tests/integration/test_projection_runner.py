@@ -21,6 +21,7 @@ from orderflow.projections import (
     run_projections,
 )
 from orderflow.projections.admin import rebuild, status, verify
+from orderflow.projections.registry import open_views
 
 from orderflow import Engine, ReceiptReason, open_engine
 from orderflow.event_log import read_log
@@ -172,6 +173,22 @@ def test_a_view_whose_tables_changed_is_emptied_and_rebuilt_from_zero(shop: Engi
     views = catch_up(shop, ["stock"])  # the real definition again: rebuilt once more
     assert views.stock.store.position() == shop.position()
     assert {r.sku for r in views.stock.levels()} == {"TEE", "MUG"}
+
+
+def test_a_rebuild_builds_the_indexes_again_and_a_view_missing_one_gets_it_back_on_open(
+    shop: Engine,
+) -> None:
+    for n in range(3):
+        place(shop, f"I{n}", TEE=1)
+    rebuild(shop, ["orders"])
+    (board,) = open_views(shop, ["orders"])
+    assert board.store.is_current()
+    with board.store.writing() as sql:  # as a rebuild killed half way leaves them
+        board.store.drop_indexes(sql)
+    assert not board.store.is_current()
+    (board,) = open_views(shop, ["orders"])
+    assert board.store.is_current() and board.store.position() == shop.position()
+    assert [row.external_id for row in board.search("I1")] == ["I1"]
 
 
 def test_verify_names_a_changed_row_a_missing_row_and_an_extra_row(shop: Engine) -> None:
