@@ -79,9 +79,9 @@ class LogPages:
         if start is not None:
             where.append("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
             params.append(start)
-        if stop is not None:
-            where.append("notification_id <= %s")
-            params.append(stop)
+        # No upper bound in the query: `stop` is applied to the page here. With one, PostgreSQL
+        # may estimate the range small (statistics lag behind a growing log) and read all of
+        # it and sort it on disk for every page; without, it walks the index in order.
         if topics:
             where.append("topic = ANY(%s)")
             params.append(list(topics))
@@ -94,7 +94,10 @@ class LogPages:
         params.append(limit)
         for attempt in range(RETRIES):
             try:
-                return self._select(statement, params)
+                rows = self._select(statement, params)
+                if stop is not None and rows and rows[-1].id > stop:
+                    rows = [row for row in rows if row.id <= stop]
+                return rows
             except (InterfaceError, OperationalError):
                 if attempt == RETRIES - 1:
                     raise

@@ -8,10 +8,17 @@ use an existing empty database and keep it) with realistic events: stock receipt
 placed with their reservations, some cancelled (about five events per order, saved in batches
 so generating a million takes a minute or two). At each checkpoint it measures, each in a
 process of its own so that peak memory is that of the work alone:
-- rebuild: `admin.rebuild` of every view (one pass over the log), events/s and peak RSS;
+- rebuild: `admin.rebuild` of every view (one pass over the log), events/s, peak RSS, and the
+  CPU seconds of the rebuilding process (user + system: less noisy than wall time on a shared
+  machine; the database's own CPU is not in it);
 - export: `orderflow events --json > /dev/null` (the real CLI), events/s and peak RSS;
 and a raw baseline in the same run: the log read with plain psycopg (no decoding), events/s.
+The load average is printed with each checkpoint: other work on the machine slows every figure.
 Flat rates from one checkpoint to the next show that both stream (cost per event does not grow).
+
+`--only rebuild,raw_read` measures a subset; `--url` with a log already at the checkpoint
+measures without generating (e.g. the same log with another version of the code, through
+PYTHONPATH, which the measuring processes inherit).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +139,14 @@ def measure_rebuild(url: str) -> dict[str, float]:
         "from orderflow import open_engine\n"
         "from orderflow.projections import admin\n"
         "engine = open_engine(sys.argv[1])\n"
-        "t = time.perf_counter(); admin.rebuild(engine); seconds = time.perf_counter() - t\n"
+        "def cpu():\n"
+        "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    return usage.ru_utime + usage.ru_stime\n"
+        "c, t = cpu(), time.perf_counter(); admin.rebuild(engine)\n"
+        "seconds, cpu_s = time.perf_counter() - t, cpu() - c\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(json.dumps({'seconds': seconds, 'peak_mb': peak, 'events': engine.position()}))\n"
+        "print(json.dumps({'seconds': seconds, 'cpu_s': cpu_s, 'peak_mb': peak,"
+        " 'events': engine.position()}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
@@ -180,7 +194,11 @@ def main() -> None:
     parser.add_argument("--url", help="an existing, empty PostgreSQL database to fill (kept)")
     parser.add_argument("--checkpoints", default="250000,1000000", help="log sizes to measure at")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--only", default="rebuild,export,raw_read", help="what to measure (comma-separated)"
+    )
     args = parser.parse_args()
+    chosen = set(args.only.split(","))
     sys.path.insert(0, str(ROOT))
     from orderflow.adapters.bench.stores import fresh_postgres
 
@@ -194,17 +212,24 @@ def main() -> None:
             started = time.perf_counter()
             events = generate(engine, target)
             generated = time.perf_counter() - started
-            print(f"log at {events:,} events (generated in {generated:.0f} s)", flush=True)
-            measured = {
-                "rebuild": measure_rebuild(url),
-                "export": measure_export(url, events),
-                "raw_read": measure_raw_read(url, events),
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"log at {events:,} events (generated in {generated:.0f} s); load {load}",
+                flush=True,
+            )
+            measures: dict[str, Callable[[], dict[str, float]]] = {
+                "raw_read": partial(measure_raw_read, url, events),
+                "rebuild": partial(measure_rebuild, url),
+                "export": partial(measure_export, url, events),
             }
+            measured = {name: measure() for name, measure in measures.items() if name in chosen}
             results.append({"events": events, **measured})
             for name, r in measured.items():
                 peak = f", peak {r['peak_mb']:.0f} MB" if "peak_mb" in r else ""
+                cpu = f", {r['cpu_s']:.1f} s CPU" if "cpu_s" in r else ""
                 print(
-                    f"  {name:8s} {r['events_per_s']:>9,.0f} events/s ({r['seconds']:.1f} s{peak})",
+                    f"  {name:8s} {r['events_per_s']:>9,.0f} events/s"
+                    f" ({r['seconds']:.1f} s{cpu}{peak})",
                     flush=True,
                 )
         engine.close()
