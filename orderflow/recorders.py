@@ -94,11 +94,12 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     def _create_table(self, curs: Any) -> None:
         """The library's tables, then the insert function (in the same transaction).
 
-        CREATE OR REPLACE from several processes at once fails ("tuple concurrently updated"):
-        creators take turns on an advisory lock held until the creating transaction ends.
+        CREATE OR REPLACE FUNCTION from several processes at once fails ("tuple concurrently
+        updated"; the library replaces one of its own too): creators take turns on an advisory
+        lock held until the creating transaction ends.
         """
-        super()._create_table(curs)
         curs.execute(self.function_lock)
+        super()._create_table(curs)
         curs.execute(self.create_function)
 
     @property
