@@ -274,7 +274,7 @@ class Runner:
             raise
         except Exception as error:
             self._settle(quietly=True)
-            self._forget_all()
+            self._start_over()  # this page was folded: nothing of it may stay
             raise ProjectionError(
                 f"view {view.store.name} failed on the events after position {done}"
                 f" (from {events[0][0]}): {type(error).__name__}: {error}"
