@@ -1,7 +1,7 @@
 """Benchmark the NATS relay and a subscriber against plain nats-py, in the same run.
 
     .venv/bin/python scripts/bench_streams.py [--backend sqlite|postgres|both] [--events 20000]
-        [--rate 500] [--seconds 10] [--per-save 1] [--subscriber-in-writers]
+        [--rate 500] [--seconds 10] [--per-save 1] [--subscriber-process]
         [--nats-url nats://127.0.0.1:4222] [--json]
 
 1. Relay throughput: N events already in the store; the time from starting a Relay until it has
@@ -11,10 +11,10 @@
    Also, for reference: the same messages with nats-py's core publish and one reply
    subscription for the acks (how the relay publishes) -> `relay_vs_lean` in the details.
 2. Commit-to-subscriber latency: events committed at a steady rate by writer threads while
-   `orderflow relay` and one durable subscriber run, each in a process of its own as deployed
-   (`--subscriber-in-writers`: the subscriber in the writers' process instead, as measured
-   before); for each event, the time from `save()` returning to the handler being called
-   (relay + JetStream + consumer + ledger), p50 / p99.
+   `orderflow relay` (its own process) and one durable subscriber run; the subscriber runs in
+   the writers' process, or with `--subscriber-process` in a process of its own as
+   `orderflow subscribe` is deployed; for each event, the time from `save()` returning to the
+   handler being called (relay + JetStream + consumer + ledger), p50 / p99.
 Streams are named BENCH_<pid>_* and deleted afterwards; the store is a fresh SQLite file or a
 fresh PostgreSQL database, dropped afterwards.
 """
@@ -227,14 +227,14 @@ def subscriber_latency(
     seconds: float,
     writers: int = 4,
     per_save: int = 1,
-    subscriber_process: bool = True,
+    subscriber_process: bool = False,
 ) -> Result:
     """p50 / p99 from save() returning to the subscriber's handler being called.
 
     `writers` threads commit `per_save` events per save at `rate` events/s in total;
     `orderflow relay` runs as its own process; the subscriber (a durable consumer with the
-    ledger) runs in a process of its own as `orderflow subscribe` does (`subscriber_process`),
-    or in this process beside the writer threads, sharing their interpreter lock. Times are
+    ledger) runs here beside the writer threads (sharing their interpreter lock), or with
+    `subscriber_process` in a process of its own as `orderflow subscribe` does. Times are
     `time.perf_counter()` (CLOCK_MONOTONIC, one clock for every process on Linux).
     """
     settings = bench_settings(database_url, nats_url, "lat")
@@ -397,9 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         "--nats-url", default=os.environ.get("ORDERFLOW_NATS_URL", "nats://127.0.0.1:4222")
     )
     parser.add_argument(
-        "--subscriber-in-writers",
+        "--subscriber-process",
         action="store_true",
-        help="run the subscriber in the benchmark's process, beside the writer threads",
+        help="run the subscriber in a process of its own (default: beside the writer threads)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--subscriber-child", nargs=2, help=argparse.SUPPRESS)
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.seconds,
                     args.writers,
                     args.per_save,
-                    not args.subscriber_in_writers,
+                    args.subscriber_process,
                 )
             )
     for result in results:
