@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic, resolve_topic
 from orderflow.projections.event_times import EventTimes
+from orderflow.projections.reading import LogPages
 from orderflow.projections.registry import open_views
 from orderflow.projections.view import LOCAL_TIME
 from orderflow.projections.words import describe, event_name, fields
@@ -128,7 +129,8 @@ def notifications(
     end = (engine.recorder.max_notification_id() or 0) if until is None else until
     if since or before:
         after, end = _narrow_by_time(engine, since, before, after, end)
-    for notification in read_log(engine.recorder, after=after, until=end, topics=topics, page=PAGE):
+    pages: Any = LogPages(engine.recorder)  # (the recorder's two read methods, leaner)
+    for notification in read_log(pages, after=after, until=end, topics=topics, page=PAGE):
         if aggregate is None or notification.originator_id == aggregate:
             yield notification
 

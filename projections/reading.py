@@ -134,7 +134,7 @@ def _uuid_loader() -> type:
         def load(self, data: Any) -> UUID:
             found = known.get(data)
             if found is None:
-                if len(known) >= 100_000:
+                if len(known) >= 20_000:
                     known.clear()
                 data = bytes(data)
                 found = known[data] = UUID(bytes=data)

@@ -106,7 +106,7 @@ def uuid_text(value: UUID) -> str:
     """str(value), remembered: an aggregate's id is written again and again."""
     text = _texts.get(value.int)
     if text is None:
-        if len(_texts) >= 100_000:
+        if len(_texts) >= 20_000:
             _texts.clear()
         text = _texts[value.int] = str(value)
     return text
