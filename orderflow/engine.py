@@ -37,7 +37,7 @@ def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engi
 
 
 def _construct(env: dict[str, str], attempts: int = 20) -> Engine:
-    """Build the engine; retry SQLite's 'database is locked' when several processes open a new file.
+    """Build the engine; retry when several processes open a new store at once.
 
     Switching a brand-new SQLite file to WAL mode fails at once (unwrapped sqlite3 error) if
     another process is doing the same; once one has succeeded the mode persists in the file.
@@ -49,5 +49,22 @@ def _construct(env: dict[str, str], attempts: int = 20) -> Engine:
             if "locked" not in str(error) or attempt == attempts:
                 reason = f"database_url: cannot open the SQLite file: {error}"
                 raise StoreUnavailableError(reason) from None
-            time.sleep(0.05 * attempt)
+        except PersistenceError as error:
+            if not _creation_race(error) or attempt == attempts:
+                raise
+        time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")
+
+
+def _creation_race(error: PersistenceError) -> bool:
+    """Another process creating the same PostgreSQL tables, types or functions at this moment.
+
+    The library creates its composite type in a transaction of its own before the tables (our
+    advisory lock only covers the tables and functions), so two processes opening a new
+    database can collide there; everything is created IF NOT EXISTS, so trying again is safe.
+    """
+    message = str(error)
+    return any(
+        sign in message
+        for sign in ("pg_type_typname_nsp_index", "tuple concurrently updated", "already exists")
+    )
