@@ -327,13 +327,14 @@ def rebuild(ctx: typer.Context, names: ViewNames = None) -> None:
 def verify(ctx: typer.Context, names: ViewNames = None, as_json: JsonFlag = False) -> None:
     """Replay the log into fresh views and compare them row by row; exit 1 on any difference."""
     e = engine(ctx)
+    head = max(e.recorder.max_notification_id() or 0, 1)
     tasks: dict[str, Any] = {}
     with _progress() as bar:
 
         def report(view: str, position: int) -> None:
-            if view not in tasks:
-                tasks[view] = bar.add_task(f"replay {view}", total=max(position, 1))
-            bar.update(tasks[view], completed=position)
+            if view not in tasks:  # out of the log's head when the command started
+                tasks[view] = bar.add_task(f"replay {view}", total=head)
+            bar.update(tasks[view], completed=min(position, head))
 
         results = admin.verify(e, names, progress=None if as_json else report)
     if as_json:
