@@ -84,10 +84,9 @@ def after_query(table: str) -> str:
 def _postgres_after(
     recorder: PostgresAggregateRecorder, after: Mapping[UUID, int]
 ) -> list[StoredEvent]:
+    params = (list(after), list(after.values()))
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(
-            after_query(_table(recorder)), (list(after), list(after.values())), prepare=True
-        )  # type: ignore[arg-type]
+        curs.execute(after_query(_table(recorder)), params, prepare=True)  # type: ignore[arg-type]
         return [_stored(row) for row in curs.fetchall()]
 
 

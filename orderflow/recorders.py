@@ -158,8 +158,9 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
         ids = super()._insert_events(c, stored_events, **kwargs)
-        for start in range(0, len(expect or ()), SQLITE_MAX_PAIRS):
-            chunk = list(expect.items())[start : start + SQLITE_MAX_PAIRS]  # type: ignore[union-attr]
+        pairs = list((expect or {}).items())
+        for start in range(0, len(pairs), SQLITE_MAX_PAIRS):
+            chunk = pairs[start : start + SQLITE_MAX_PAIRS]
             c.execute(
                 sqlite_newer_query(self.events_table_name, len(chunk), "1", "LIMIT 1"),
                 sqlite_pairs(chunk),

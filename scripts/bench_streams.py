@@ -162,16 +162,26 @@ def relay_throughput(database_url: str, nats_url: str, events: int) -> tuple[Res
     )
 
 
+async def _scratch_stream(
+    js: Any, messages: list[Outgoing], label: str
+) -> tuple[str, list[tuple[str, bytes, dict[str, str]]]]:
+    """A throwaway file stream of its own for a baseline, and the messages re-addressed to it
+    (`<prefix>.<label>.<rest of the subject>`, same bodies and headers)."""
+    prefix = messages[0].subject.split(".")[0]
+    name = f"BENCH_{os.getpid()}_{uuid.uuid4().hex[:4]}_{label}".upper()
+    await js.add_stream(
+        StreamConfig(name=name, subjects=[f"{prefix}{label}.>"], storage=StorageType.FILE)
+    )
+    return name, [
+        (f"{prefix}{label}.{m.subject.split('.', 1)[1]}", m.payload, m.headers) for m in messages
+    ]
+
+
 async def _plain_publish(nats_url: str, messages: list[Outgoing], max_pending: int) -> float:
     """Seconds to publish the messages with publish_async and have every ack (no database)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream(publish_async_max_pending=max_pending)
-    prefix = messages[0].subject.split(".")[0]
-    name = f"BENCH_{os.getpid()}_{uuid.uuid4().hex[:4]}_BASE".upper()
-    await js.add_stream(
-        StreamConfig(name=name, subjects=[f"{prefix}base.>"], storage=StorageType.FILE)
-    )
-    base = [(f"{prefix}base.{m.subject.split('.', 1)[1]}", m.payload, m.headers) for m in messages]
+    name, base = await _scratch_stream(js, messages, "base")
     started = time.perf_counter()
     futures = [await js.publish_async(s, p, headers=h) for s, p, h in base]
     await asyncio.wait_for(js.publish_async_completed(), 60)
@@ -188,12 +198,7 @@ async def _lean_publish(nats_url: str, messages: list[Outgoing], max_pending: in
     """
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    prefix = messages[0].subject.split(".")[0]
-    name = f"BENCH_{os.getpid()}_{uuid.uuid4().hex[:4]}_LEAN".upper()
-    await js.add_stream(
-        StreamConfig(name=name, subjects=[f"{prefix}lean.>"], storage=StorageType.FILE)
-    )
-    lean = [(f"{prefix}lean.{m.subject.split('.', 1)[1]}", m.payload, m.headers) for m in messages]
+    name, lean = await _scratch_stream(js, messages, "lean")
     inbox = nc.new_inbox()
     acked = 0
     arrived = asyncio.Event()
