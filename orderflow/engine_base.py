@@ -212,8 +212,15 @@ class EngineBase(Application[UUID]):
             else:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
+        due = self._due_snapshots(processing_event)
+        with_events = bool(due) and self._writes_snapshots
+        if with_events:
+            processing_event.saved_kwargs["snapshots"] = [
+                self.mapper.to_stored_event(snapshot) for snapshot in due
+            ]
         recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
+        if due and not with_events:
+            self._put_snapshots(due)
         self._notify(recordings)
         return recordings
 
@@ -235,22 +242,38 @@ class EngineBase(Application[UUID]):
         for notification in read_log(self.recorder, topics=topics, page=page):
             yield self.mapper.to_domain_event(notification)
 
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot from the aggregate in hand instead of reloading it (cheaper in save()).
+    @property
+    def _writes_snapshots(self) -> bool:
+        """Whether the recorder writes snapshots in the events' own transaction (so a snapshot
+        costs no commit of its own): into the snapshot store's table, checked by name."""
+        recorder: Any = self.recorder
+        return (
+            self.snapshots is not None
+            and getattr(recorder, "writes_snapshots", False)
+            and recorder.snapshots_table
+            == getattr(self.snapshots.recorder, "events_table_name", None)
+        )
 
-        Runs after the events are committed, so a failure here must not fail the command (a
-        retry would apply it twice): a snapshot is only a shortcut and the next one will do.
-        """
+    def _due_snapshots(self, processing_event: ProcessingEvent[UUID]) -> list[Any]:
+        """Snapshots of the aggregates whose new events reach a multiple of their class's
+        interval, taken from the aggregates in hand (the library reloads each one)."""
         if not self.snapshots:
-            return
-        crossed: dict[UUID, Any] = {}
+            return []
+        due: dict[UUID, Any] = {}
+        intervals = self.snapshotting_intervals
         for domain_event in processing_event.events:
             aggregate = processing_event.aggregates.get(domain_event.originator_id)
-            interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate else None
+            interval = intervals.get(type(aggregate)) if aggregate else None
             if interval and domain_event.originator_version % interval == 0:
-                crossed[domain_event.originator_id] = aggregate
-        for aggregate in crossed.values():
-            try:
-                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
-            except PersistenceError as error:
-                log.warning("snapshot of %s skipped: %s", aggregate.id, error)
+                due[domain_event.originator_id] = aggregate
+        return [type(aggregate).Snapshot.take(aggregate) for aggregate in due.values()]
+
+    def _put_snapshots(self, snapshots: list[Any]) -> None:
+        """Snapshots in a transaction of their own, after the events are committed: a failure
+        here must not fail the command (a retry would apply it twice); a snapshot is only a
+        shortcut and the next one will do."""
+        assert self.snapshots is not None
+        try:
+            self.snapshots.put(snapshots)
+        except PersistenceError as error:
+            log.warning("snapshots of %s skipped: %s", [s.originator_id for s in snapshots], error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
-from copy import copy, deepcopy
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -640,10 +640,12 @@ def private_copy(aggregate: A) -> A:
     state = vars(aggregate)
     if not getattr(aggregate, "flat_state", False) and not all(map(_flat, state.values())):
         return deepcopy(aggregate)
-    clone = copy(aggregate)
+    clone = object.__new__(type(aggregate))  # what copy() does, without its generic protocol
+    cloned = vars(clone)
+    cloned.update(state)
     for name, value in state.items():
         if isinstance(value, dict | list):
-            vars(clone)[name] = value.copy()
+            cloned[name] = value.copy()
     return clone
 
 
@@ -711,15 +713,10 @@ def _catalogue_defaults(
     product = loaded.get(product_id)
     if not isinstance(product, Product):
         raise NotFoundError(field, sku, "SKU")
-    variant = product.variant(sku)
-    if not variant.active:
+    name, sale_price, vat_rate, active = product.sale_terms(sku)
+    if not active:
         raise InvalidInputError(field, f"{sku} is no longer sold (discontinued)")
-    options = ", ".join(variant.options.values())
-    return {
-        "name": f"{product.name} ({options})" if options else product.name,
-        "unit_price": variant.sale_price,
-        "vat_rate": variant.vat_rate.value,
-    }
+    return {"name": name, "unit_price": sale_price, "vat_rate": vat_rate}
 
 
 def _first_served(backlog: Backlog, units: int) -> list[str]:

@@ -227,6 +227,19 @@ class Product(Aggregate):
             active=bool(v["active"]) and not self.discontinued,
         )
 
+    def sale_terms(self, sku: str) -> tuple[str, Decimal, str, bool]:
+        """What an order line takes from the catalogue: (line name, VAT-inclusive sale price,
+        VAT rate, still sold) — variant() without building the margins (placing an order
+        needs only these)."""
+        try:
+            v = self.variants[sku]
+        except KeyError:
+            raise NotFoundError("sku", sku, "variant") from None
+        options = ", ".join(v["options"].values())
+        name = f"{self.name} ({options})" if options else self.name
+        active = bool(v["active"]) and not self.discontinued
+        return name, Decimal(v["sale_price"]), v["vat_rate"], active
+
     def change_price(
         self,
         sku: str,

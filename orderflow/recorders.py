@@ -34,7 +34,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from eventsourcing.utils import get_topic, retry
 
 from orderflow.loading import SQLITE_MAX_PAIRS, quote_identifier, sqlite_newer_query, sqlite_pairs
@@ -48,7 +48,8 @@ UNDEFINED_FUNCTION = "42883"  # PostgreSQL's SQLSTATE for a function that does n
 INSERT_FUNCTION = """
 CREATE OR REPLACE FUNCTION {function}(
     ids uuid[], versions bigint[], topics text[], states bytea[], lock_timeout text,
-    read_ids uuid[] DEFAULT NULL, read_versions bigint[] DEFAULT NULL
+    read_ids uuid[], read_versions bigint[], snapshot_ids uuid[], snapshot_versions bigint[],
+    snapshot_topics text[], snapshot_states bytea[]
 ) RETURNS SETOF bigint LANGUAGE plpgsql AS $insert$
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout, true);
@@ -67,8 +68,15 @@ BEGIN
         INSERT INTO {table} (originator_id, originator_version, topic, state)
         SELECT * FROM unnest(ids, versions, topics, states)
         RETURNING notification_id;
+    IF snapshot_ids IS NOT NULL THEN
+        INSERT INTO {snapshots} (originator_id, originator_version, topic, state)
+        SELECT * FROM unnest(snapshot_ids, snapshot_versions, snapshot_topics, snapshot_states)
+        ON CONFLICT DO NOTHING;  -- the same version's snapshot is the same state
+    END IF;
 END
 $insert$"""
+OLD_INSERT_FUNCTION = "{function}(uuid[], bigint[], text[], bytea[], text, uuid[], bigint[])"
+"""The signature of the function before it took snapshots (dropped, or calls are ambiguous)."""
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
@@ -78,16 +86,19 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = quote_identifier(datastore.schema)
         function = f"{schema}.{quote_identifier(events_table_name + '_insert')}"
+        self.snapshots_table = snapshots_table_of(events_table_name)
         self.create_function = INSERT_FUNCTION.format(
             function=function,
             table=f"{schema}.{quote_identifier(events_table_name)}",
+            snapshots=f"{schema}.{quote_identifier(self.snapshots_table)}",
             channel=quote_identifier(self.channel_name),
         )
+        old_function = OLD_INSERT_FUNCTION.format(function=function)
+        self.drop_old_function = f"DROP FUNCTION IF EXISTS {old_function}"
         self.function_lock = "SELECT pg_advisory_xact_lock(hashtext('{}'))".format(
             function.replace("'", "''")
         )
-        self.call = f"SELECT n FROM {function}(%b, %b, %b, %b, %b) AS n"
-        self.call_if_current = f"SELECT n FROM {function}(%b, %b, %b, %b, %b, %b, %b) AS n"
+        self.call = f"SELECT n FROM {function}({', '.join(['%b'] * 11)}) AS n"
         self.lock_timeout = f"{datastore.lock_timeout}s"
         self.has_function = datastore.originator_id_type == "uuid"
 
@@ -100,6 +111,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         """
         curs.execute(self.function_lock)
         super()._create_table(curs)
+        curs.execute(self.drop_old_function)
         curs.execute(self.create_function)
 
     @property
@@ -107,29 +119,29 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         """False on a store whose tables predate the insert function (and with text ids)."""
         return self.has_function
 
+    @property
+    def writes_snapshots(self) -> bool:
+        """Whether insert_events takes `snapshots` (stored events for `snapshots_table`)."""
+        return self.has_function
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         expect: Expected | None = kwargs.pop("expect", None)
+        snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
         if not self.has_function:
-            if expect:  # the decision relied on the check: have the command read and retry
-                raise IntegrityError(STALE_READ + " (no read-set check on this store)")
+            if expect or snapshots:  # the caller relied on the function: have it try again
+                raise IntegrityError(STALE_READ + " (no insert function on this store)")
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
-        params: list[Any] = [
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-            self.lock_timeout,
-        ]
-        if expect:
-            params += [list(expect), list(expect.values())]
+        params: list[Any] = [*_columns(stored_events), self.lock_timeout]
+        params += [list(expect), list(expect.values())] if expect else [None, None]
+        params += _columns(snapshots) if snapshots else [None] * 4
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as cur:
-                cur.execute(self.call_if_current if expect else self.call, params, prepare=True)
+                cur.execute(self.call, params, prepare=True)
                 ids = [row["n"] for row in cur.fetchall()]
         except ProgrammingError as error:
             if getattr(error.__cause__, "sqlstate", None) != UNDEFINED_FUNCTION:
@@ -140,24 +152,39 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
                 self.events_table_name,
             )
             self.has_function = False
-            return self.insert_events(stored_events, expect=expect, **kwargs)
+            return self.insert_events(stored_events, expect=expect, snapshots=snapshots, **kwargs)
         if len(ids) != len(stored_events):  # the read-set check failed: nothing was written
             raise IntegrityError(STALE_READ)
         return ids
 
 
 class SQLiteEventRecorder(SQLiteApplicationRecorder):
-    """SQLite: the library's insert, plus the read-set check inside the write transaction."""
+    """SQLite: the library's insert as one executemany, plus the read-set check inside the
+    write transaction."""
 
     checks_read_set = True
+    writes_snapshots = True
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.snapshots_table = snapshots_table_of(events_table_name)
+        table = quote_identifier(self.snapshots_table)
+        self.insert_snapshots = f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)"
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         expect: Expected | None = kwargs.pop("expect", None)
+        snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        c.executemany(self.insert_events_statement, _rows(stored_events))
+        # One statement's rows get consecutive rowids (max + 1, ...: nobody else can write
+        # now), so the last one gives them all — what the library's row-by-row
+        # inserts read from each cursor.lastrowid, without six more statements per order.
+        c.execute("SELECT last_insert_rowid()")
+        last = c.fetchone()[0]
+        ids = list(range(last - len(stored_events) + 1, last + 1))
         pairs = list((expect or {}).items())
         for start in range(0, len(pairs), SQLITE_MAX_PAIRS):
             chunk = pairs[start : start + SQLITE_MAX_PAIRS]
@@ -167,6 +194,8 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
             )
             if c.fetchone():
                 raise IntegrityError(STALE_READ)  # the transaction rolls back
+        if snapshots:
+            c.executemany(self.insert_snapshots, _rows(snapshots))
         return ids
 
 
@@ -174,3 +203,30 @@ def recorder_topic(backend: str) -> str | None:
     """APPLICATION_RECORDER_TOPIC for a backend ('postgres', 'sqlite'; None for memory)."""
     recorder = {"postgres": PostgresEventRecorder, "sqlite": SQLiteEventRecorder}.get(backend)
     return get_topic(recorder) if recorder else None
+
+
+def _rows(stored: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
+    """Stored events as rows of the library's SQLite tables (UUIDs as hex)."""
+    return [
+        (_hex(e.originator_id), e.originator_version, e.topic, e.state) for e in stored
+    ]
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def snapshots_table_of(events_table_name: str) -> str:
+    """The snapshots table beside an events table, named as the library's factories name it
+    ('orderflow_events' -> 'orderflow_snapshots', 'stored_events' -> 'stored_snapshots')."""
+    return events_table_name.removesuffix("events") + "snapshots"
+
+
+def _columns(stored: Sequence[StoredEvent]) -> list[list[Any]]:
+    """Stored events as four column arrays: ids, versions, topics, states."""
+    return [
+        [e.originator_id for e in stored],
+        [e.originator_version for e in stored],
+        [e.topic for e in stored],
+        [e.state for e in stored],
+    ]

@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from orderflow import Engine, open_engine
 from orderflow.loading import select_events_after
+from orderflow.stock_item import StockItem
 
 
 @pytest.fixture
@@ -52,6 +53,34 @@ def test_the_read_set_check_refuses_when_a_read_aggregate_moved_on(engine: Engin
     assert engine.recorder.max_notification_id() == 2
     assert engine.recorder.insert_events(events(written, 1), expect={read: 2, uuid4(): 0})
     assert engine.recorder.max_notification_id() == 3
+
+
+def test_snapshots_commit_with_the_events_or_not_at_all(engine: Engine) -> None:
+    a, read = uuid4(), uuid4()
+    assert engine.snapshots is not None
+    snapshots = engine.snapshots.recorder
+    engine.recorder.insert_events(events(read, 1, 2))
+    with pytest.raises(IntegrityError, match="stale read"):
+        engine.recorder.insert_events(events(a, 1), expect={read: 1}, snapshots=events(a, 1))
+    assert snapshots.select_events(a) == []
+    engine.recorder.insert_events(events(a, 1, 2), snapshots=events(a, 2))
+    assert [s.originator_version for s in snapshots.select_events(a)] == [2]
+
+
+def test_a_due_snapshot_costs_no_transaction_of_its_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 100th event of a stock item is saved with its snapshot: the snapshot store's own
+    put (a second commit, once every 100 events) is not used."""
+    assert engine.snapshots is not None
+    monkeypatch.setattr(engine.snapshots, "put", lambda *a, **k: pytest.fail("separate put"))
+    engine.register_warehouse("HN", "Kho Ha Noi")
+    engine.register_product("TS", "T-shirt", cost_price=1, sale_price=2)
+    for _ in range(99):  # Opened is version 1: receipt 99 is version 100
+        engine.receive_stock("TS", "HN", 1)
+    [snapshot] = engine.snapshots.get(StockItem.create_id("TS", "HN"))
+    assert snapshot.originator_version == 100
+    assert engine.stock_level("TS", "HN").on_hand == 99
 
 
 def test_the_batched_read_probes_the_primary_key(postgres_url: str) -> None:
@@ -98,5 +127,31 @@ def test_tables_from_before_the_insert_function_still_take_writes(postgres_url: 
     assert not engine.checks_read_set
     with pytest.raises(IntegrityError, match="stale read"):
         engine.recorder.insert_events(events(a, 2), expect={uuid4(): 0})
+    with pytest.raises(IntegrityError, match="no insert function"):
+        engine.recorder.insert_events(events(a, 2), snapshots=events(a, 2))
     assert engine.recorder.max_notification_id() == 1
+    assert not engine._writes_snapshots  # due snapshots are then put after the save, as before
+    engine.close()
+
+
+def test_opening_with_create_tables_replaces_the_insert_function_of_an_older_orderflow(
+    postgres_url: str,
+) -> None:
+    """The function before snapshots were written with the events took 7 parameters; left
+    beside the new one, calls with fewer arguments would be ambiguous."""
+    open_engine(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION orderflow_events_insert")
+        conn.execute(
+            "CREATE FUNCTION orderflow_events_insert(uuid[], bigint[], text[], bytea[], text,"
+            " uuid[] DEFAULT NULL, bigint[] DEFAULT NULL) RETURNS SETOF bigint"
+            " LANGUAGE sql AS 'SELECT 1::bigint WHERE false'"
+        )
+    engine = open_engine(postgres_url)
+    assert engine.recorder.insert_events(events(uuid4(), 1)) == [1]
+    with psycopg.connect(postgres_url) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'orderflow_events_insert'"
+        ).fetchone()
+    assert found == (1,)
     engine.close()
