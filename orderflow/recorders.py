@@ -22,7 +22,8 @@ Two things are added to eventsourcing's application recorders, keeping every gua
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -77,6 +78,10 @@ END
 $insert$"""
 OLD_INSERT_FUNCTION = "{function}(uuid[], bigint[], text[], bytea[], text, uuid[], bigint[])"
 """The signature of the function before it took snapshots (dropped, or calls are ambiguous)."""
+CALL_PARAMETERS = (
+    "%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text, %s::uuid[], %s::bigint[],"
+    " %s::uuid[], %s::bigint[], %s::text[], %s::bytea[]"
+)
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
@@ -84,6 +89,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        reuse_the_last_connection(datastore.pool)
         schema = quote_identifier(datastore.schema)
         function = f"{schema}.{quote_identifier(events_table_name + '_insert')}"
         self.snapshots_table = snapshots_table_of(events_table_name)
@@ -98,7 +104,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         self.function_lock = "SELECT pg_advisory_xact_lock(hashtext('{}'))".format(
             function.replace("'", "''")
         )
-        self.call = f"SELECT n FROM {function}({', '.join(['%b'] * 11)}) AS n"
+        self.call = f"SELECT n FROM {function}({CALL_PARAMETERS}) AS n"
         self.lock_timeout = f"{datastore.lock_timeout}s"
         self.has_function = datastore.originator_id_type == "uuid"
 
@@ -136,9 +142,12 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
-        params: list[Any] = [*_columns(stored_events), self.lock_timeout]
-        params += [list(expect), list(expect.values())] if expect else [None, None]
-        params += _columns(snapshots) if snapshots else [None] * 4
+        params: list[str | None] = [*_array_literals(stored_events), self.lock_timeout]
+        if expect:
+            params += [_uuids(expect), _integers(expect.values())]
+        else:
+            params += [None, None]
+        params += _array_literals(snapshots) if snapshots else [None] * 4
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as cur:
                 cur.execute(self.call, params, prepare=True)
@@ -222,11 +231,51 @@ def snapshots_table_of(events_table_name: str) -> str:
     return events_table_name.removesuffix("events") + "snapshots"
 
 
-def _columns(stored: Sequence[StoredEvent]) -> list[list[Any]]:
-    """Stored events as four column arrays: ids, versions, topics, states."""
+def _array_literals(stored: Sequence[StoredEvent]) -> list[str]:
+    """Stored events as four PostgreSQL array literals: ids, versions, topics, states.
+
+    Built with str.join and bytes.hex (C), ~50 us less per save than psycopg's binary array
+    dumpers, which walk each element in Python; the server parses them as it would the arrays.
+    """
     return [
-        [e.originator_id for e in stored],
-        [e.originator_version for e in stored],
-        [e.topic for e in stored],
-        [e.state for e in stored],
+        _uuids(e.originator_id for e in stored),
+        _integers(e.originator_version for e in stored),
+        "{" + ",".join(_quoted(e.topic) for e in stored) + "}",
+        "{" + ",".join(f'"\\\\x{e.state.hex()}"' for e in stored) + "}",
     ]
+
+
+def _uuids(ids: Iterable[UUID]) -> str:
+    return "{" + ",".join(i.hex for i in ids) + "}"
+
+
+def _integers(numbers: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, numbers)) + "}"
+
+
+def _quoted(text: str) -> str:
+    """An array element, double-quoted (backslash and quote escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _MostRecentFirst(deque[Any]):
+    """A pool's idle connections, handed out last returned first."""
+
+    def popleft(self) -> Any:
+        return self.pop()
+
+
+def reuse_the_last_connection(pool: Any) -> None:
+    """Make psycopg_pool hand out the connection returned last (LIFO, as SQLAlchemy's
+    pool_use_lifo) instead of the one idle longest.
+
+    The pool takes idle connections from the left of a deque and returns them to the right, so
+    one thread's commands rotate through every pooled connection, each a server process of its
+    own that has gone cold since its turn: ~50 us more CPU per save here than the same
+    connection again, and slower on the server too. The change is to which end connections
+    are taken from (the pool keeps no public setting for it); a pool of another shape is left
+    as it is.
+    """
+    idle = getattr(pool, "_pool", None)
+    if type(idle) is deque:
+        pool._pool = _MostRecentFirst(idle)

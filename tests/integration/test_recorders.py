@@ -36,6 +36,17 @@ def test_saves_return_consecutive_positions_in_log_order(engine: Engine) -> None
     assert log[0].state == b'{"n": 1}'
 
 
+def test_any_topic_and_any_bytes_are_stored_as_given(engine: Engine) -> None:
+    """PostgreSQL gets the rows as array literals: quotes, backslashes, commas, braces and
+    every byte value survive the trip."""
+    a = uuid4()
+    topic = 'tests:Odd "quoted", \\back\\slashed {braced} Việt'
+    state = bytes(range(256)) + b'"\\{},'
+    engine.recorder.insert_events([StoredEvent(a, 1, topic, state)], snapshots=[])
+    [stored] = engine.recorder.select_events(a)
+    assert (stored.topic, stored.state) == (topic, state)
+
+
 def test_a_conflicting_version_writes_nothing(engine: Engine) -> None:
     a, b = uuid4(), uuid4()
     engine.recorder.insert_events(events(a, 1))
