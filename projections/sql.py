@@ -220,7 +220,8 @@ class Sql:
 
     On PostgreSQL, bulk writes (`write_rows`, `delete_rows`, `defer`) wait until `flush`, or
     the next statement that reads: then every row of them goes to the server in one COPY into
-    a staging table, and every statement in one round trip.
+    a staging table, and every statement in one round trip (rows that are only inserted are
+    copied straight into their table, between the statements before and after them).
     """
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
@@ -231,7 +232,7 @@ class Sql:
         self._staged: list[tuple[Any, ...]] = []  # (part, value, ...) rows to COPY
         self._width = 0  # the most values in a staged row
         self._parts = 0
-        self._deferred: list[str] = []
+        self._deferred: list[str | Copied] = []
         if dialect.name == "postgres":
             self.cursor.row_factory = _tuple_rows  # the library's dict rows lose same-named columns
 
@@ -261,11 +262,15 @@ class Sql:
         """Write many rows at once: "insert", "put", or a fold ("add", "least", "greatest").
 
         SQLite: the statement for one row, through executemany. PostgreSQL: one statement over
-        the rows' part of the staging table, at the next flush.
+        the rows' part of the staging table, at the next flush; inserts are copied straight
+        into their table instead (the same rows, and the same error on a duplicate key), in
+        their turn among the deferred statements.
         """
         if not rows:
             return
-        if self.dialect.bulk:
+        if self.dialect.bulk and op == "insert":
+            self._deferred.append(Copied(table.qualified, tuple(columns), rows))
+        elif self.dialect.bulk:
             self.defer(table.write(op, columns, self._stage(columns, rows)))
         else:
             self.cursor.executemany(table.write(op, columns), rows)
@@ -289,21 +294,36 @@ class Sql:
         return part
 
     def flush(self) -> tuple[Any, ...] | None:
-        """Send the staged rows and the deferred statements; the last statement's first row."""
+        """Send the staged rows and the deferred statements, in order; the last statement's
+        first row."""
         if not self._deferred:
             return None
-        statements = "; ".join(self._deferred)
+        deferred, stage = self._deferred, STAGE
         if self._staged:
-            name, width = self._staging_table()
-            statements = statements.replace(f"FROM {STAGE} ", f"FROM {name} ")
-            width += 1  # and the part number
-            with self.cursor.copy(f"COPY {name} FROM STDIN") as copy:
-                for row in self._staged:
-                    copy.write_row(
-                        row if len(row) == width else (*row, *[None] * (width - len(row)))
-                    )
+            stage, width = self._staging_table()
+            self._copy(stage, self._staged, width + 1)  # and the part number
         self._staged, self._deferred, self._width = [], [], 0
-        self.cursor.execute(statements)
+        statements: list[str] = []
+        for item in deferred:
+            if isinstance(item, str):
+                statements.append(item.replace(f"FROM {STAGE} ", f"FROM {stage} "))
+            else:
+                self._run(statements)
+                statements = []
+                self._copy(f"{item.table} ({', '.join(item.columns)})", item.rows)
+        return self._run(statements)
+
+    def _copy(self, into: str, rows: Sequence[Sequence[Any]], width: int = 0) -> None:
+        """COPY the rows (padded with NULLs to `width` values) into a table."""
+        with self.cursor.copy(f"COPY {into} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row if len(row) >= width else (*row, *[None] * (width - len(row))))
+
+    def _run(self, statements: list[str]) -> tuple[Any, ...] | None:
+        """Statements in one round trip; the last one's first row."""
+        if not statements:
+            return None
+        self.cursor.execute("; ".join(statements))
         while self.cursor.nextset():
             pass
         return self.cursor.fetchone() if self.cursor.description else None
@@ -337,6 +357,15 @@ class Sql:
         self.execute(sql, params)
         while batch := self.cursor.fetchmany(size):
             yield from (_plain(row) for row in batch)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """Rows to COPY straight into a table when the deferred statements before them have run."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]
 
 
 def _tuple_rows(cursor: Any) -> type[tuple[Any, ...]]:

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import CanMutateAggregate, DomainEventProtocol
+from eventsourcing.domain import CanInitAggregate, CanMutateAggregate, DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 from orderflow.projections.sql import Sql, Table
@@ -202,8 +202,10 @@ class Batch:
     def _clean(row: dict[str, Any]) -> dict[str, Any]:
         """The row (a fresh keyword-argument dict) with its values in column form, in place."""
         for column, value in row.items():
-            if type(value) not in PLAIN:
-                row[column] = _column_value(value)
+            kind = type(value)
+            if kind not in PLAIN:
+                convert = CONVERSIONS.get(kind)
+                row[column] = convert(value) if convert is not None else _column_value(value)
         return row
 
     def put(self, table: str, **row: Any) -> None:
@@ -367,8 +369,12 @@ class View:
         self.states = States(repository, self.state_cache_size)
         self.settle: Callable[[], None] = _nothing_in_flight
         """Wait until what was sent to be written is committed (a runner sets this)."""
-        self._topics_now = self.topics() or frozenset()
         self._followed_events = tuple(c for aggregate in self.follows for c in events_of(aggregate))
+        self._given_topics = frozenset(
+            get_topic(c)
+            for c in [*self.handlers, *self._followed_events]
+            if c in self.handlers or issubclass(c, CanInitAggregate)
+        )
         self._followed_types = frozenset(self._followed_events)
         self._bound_handlers: dict[type, Callable[[Batch, Event], None]] = {
             kind: getattr(self, name) for kind, name in self.handlers.items()
@@ -391,7 +397,10 @@ class View:
         return tuple(c for aggregate in cls.follows for c in events_of(aggregate))
 
     def handles(self, topic: str) -> bool:
-        return self.every_event or topic in self._topics_now
+        """Whether a runner gives this view the events of this topic: those it handles, and the
+        first event of each aggregate it follows (`batch.created`). The runner folds the other
+        events of followed aggregates itself."""
+        return self.every_event or topic in self._given_topics
 
     def forget(self) -> None:
         """Drop what the view remembers of its committed rows (a batch failed, or another

@@ -25,6 +25,7 @@ from orderflow.projections.registry import open_views
 
 from orderflow import Engine, ReceiptReason, open_engine
 from orderflow.event_log import read_log
+from orderflow.order import Order
 from orderflow.stock_item import StockItem
 from tests.integration.ordering_setup import place, seller
 
@@ -297,3 +298,51 @@ def test_postgresql_wakes_the_runner_by_notify_when_another_process_writes(
         while views.stock.store.position() < position:
             assert time.monotonic() - started < 1.0, "the runner was not woken by NOTIFY"
             time.sleep(0.01)
+
+
+def test_inserted_rows_go_in_between_the_writes_before_and_after_them(engine: Engine) -> None:
+    store = open_store(engine, "test_order", (Table("t", "k text, v int", key="k"),))
+    table = store.tables["t"]
+    with store.writing() as sql:
+        sql.write_rows(table, "put", ["k", "v"], [("a", 1)])
+    with store.writing() as sql:  # PostgreSQL copies the inserts straight into the table
+        sql.delete_rows(table, ["k"], [("a",)])
+        sql.write_rows(table, "insert", ["k", "v"], [("a", 2), ("b", 3)])
+        sql.write_rows(table, "put", ["k", "v"], [("b", 4)])
+    with store.reading() as sql:
+        assert sql.rows(store.render("SELECT k, v FROM {t} ORDER BY k")) == [("a", 2), ("b", 4)]
+
+
+class CancelledOrders(View):
+    """Handles only Order.Cancelled but follows orders: it sees their state and their creation."""
+
+    name = "test_cancelled"
+    tables = (Table("orders", "order_id text, status text, created int", key="order_id"),)
+    follows = (Order,)
+    given: ClassVar[list[str]] = []
+
+    @on(Order.Cancelled)
+    def cancelled(self, batch: Batch, event: Any) -> None:
+        order = batch.state(event)
+        created = int(order.id in batch.created)
+        batch.put("orders", order_id=order.id, status=order.status, created=created)
+
+    def prepare(self, events: Any, sql: Any = None) -> Batch:
+        CancelledOrders.given += [type(event).__qualname__ for _, event in events]
+        return super().prepare(events, sql)
+
+
+def test_a_runner_gives_a_view_the_events_it_handles_and_the_first_of_those_it_follows(
+    shop: Engine,
+) -> None:
+    CancelledOrders.given = []
+    store = open_store(shop, CancelledOrders.name, CancelledOrders.tables)
+    view = CancelledOrders(store, shop.repository)
+    place(shop, "F1", TEE=1)
+    order_id = place(shop, "F2", TEE=1)
+    shop.cancel_order(order_id, "buyer changed their mind")
+    Runner(shop, [view]).catch_up()
+    # Order.Allocated is folded by the runner, not given to the view
+    assert sorted(set(CancelledOrders.given)) == ["Order.Cancelled", "Order.Placed"]
+    rows = view.query("SELECT order_id, status, created FROM {orders}")
+    assert rows == [(str(order_id), "cancelled", 1)]
