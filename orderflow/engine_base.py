@@ -18,12 +18,18 @@ from eventsourcing.application import (
     Recording,
 )
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    OperationalError,
+    PersistenceError,
+)
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from orderflow.errors import ConcurrencyError, NotFoundError, StoreUnavailableError
 from orderflow.event_log import read_log
 from orderflow.loading import select_events_after, select_latest_snapshots
+from orderflow.mapping import TimestampMapper
 from orderflow.stock_item import StockItem
 
 P = ParamSpec("P")
@@ -124,6 +130,13 @@ class EngineBase(Application[UUID]):
             merged["IS_SNAPSHOTTING_ENABLED"] = "y"
         merged.update(env or {})
         return Environment(name, merged)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, or TimestampMapper (the same bytes, cheaper) unless the
+        environment names a mapper class of its own."""
+        if self.factory.env.get(self.factory.MAPPER_TOPIC):
+            return super().construct_mapper()
+        return self.factory.mapper(self.construct_transcoder(), mapper_class=TimestampMapper)
 
     def _load(
         self, cls: type[A], aggregate_id: UUID, field: str, value: object, what: str | None = None

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
+from hashlib import sha1
 from typing import Final
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID
 
 from orderflow.errors import InvalidInputError
 
@@ -33,6 +34,8 @@ class VatRate(StrEnum):
     @classmethod
     def parse(cls, value: object, field: str = "vat_rate") -> VatRate:
         """Accept '10', '10%', 10, 'kct' ...; anything else names the allowed rates."""
+        if type(value) is str and value in cls._value2member_map_:  # the stored form, as is
+            return cls._value2member_map_[value]  # type: ignore[return-value]
         text = str(value).strip().upper().removesuffix("%")
         try:
             return cls(text)
@@ -48,6 +51,9 @@ DOTTED_THOUSANDS: Final = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
 
 def money(value: object, field: str, *, allow_zero: bool = True) -> Decimal:
     """A non-negative whole amount of VND ('1,250,000', '1_250_000' and 1250000 all read alike)."""
+    whole = type(value) is Decimal and value.is_finite() and value == value.to_integral_value()
+    if whole and (value > 0 or (value == 0 and allow_zero)):  # type: ignore[operator]
+        return value.quantize(VND_STEP)  # type: ignore[union-attr]  # a catalogue price as is
     if isinstance(value, bool):
         raise InvalidInputError(field, f"{value!r} is not an amount of money")
     written = str(value).strip()
@@ -202,4 +208,11 @@ def choice(value: object, field: str, allowed: Sequence[str]) -> str:
 def named_id(name: str) -> UUID:
     """The id of the aggregate with this unique name ("orderflow:sku:TEE-RED"): uuid5 in the
     URL namespace, remembered (a command asks for the same few ids over and over)."""
-    return uuid5(NAMESPACE_URL, name)
+    return name_based_id(NAMESPACE_URL, name)
+
+
+def name_based_id(namespace: UUID, name: str) -> UUID:
+    """uuid.uuid5(namespace, name), computed the same way (SHA-1 of the namespace's bytes and
+    the name) in half the time: the standard one checks and converts its arguments first."""
+    digest = sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    return UUID(bytes=digest[:16], version=5)

@@ -21,6 +21,9 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 from eventsourcing.utils import resolve_topic
 
+from orderflow.mapping import TimestampMapper
+from orderflow.values import name_based_id
+
 SCHEMA = "orderflow.event/1"
 EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "orderflow:event")
 ENVELOPE_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
@@ -45,7 +48,7 @@ class BadMessageError(ValueError):
 
 def event_id(aggregate_id: UUID, version: int) -> UUID:
     """The event's unique, deterministic id: the same for every relay run and every rebuild."""
-    return uuid5(EVENT_NAMESPACE, f"{aggregate_id}/{version}")
+    return name_based_id(EVENT_NAMESPACE, f"{aggregate_id}/{version}")
 
 
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
@@ -234,10 +237,11 @@ def _unwrap(match: re.Match[str]) -> str:
 
 
 def stores_plain_json(mapper: Mapper[Any]) -> bool:
-    """The mapper writes plain JSON with only the library's uuid / decimal / datetime types."""
+    """The mapper writes plain JSON with only the library's uuid / decimal / datetime types
+    (the engine's TimestampMapper writes the library mapper's bytes: tests/unit/test_mapping)."""
     transcoder = mapper.transcoder
     return (
-        type(mapper) is Mapper
+        type(mapper) in (Mapper, TimestampMapper)
         and mapper.cipher is None
         and mapper.compressor is None
         and type(transcoder) is JSONTranscoder

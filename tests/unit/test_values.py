@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orderflow import values
 from orderflow.errors import InvalidInputError
@@ -227,3 +230,17 @@ def test_phones_and_emails_are_checked_when_given() -> None:
         values.phone("call me")
     with pytest.raises(InvalidInputError, match=r"^email: 'bao@' is not an e-mail address"):
         values.email("bao@")
+
+
+@given(st.uuids(), st.text(max_size=80))
+def test_name_based_ids_are_uuid5(namespace: uuid.UUID, name: str) -> None:
+    assert values.name_based_id(namespace, name) == uuid.uuid5(namespace, name)
+
+
+@pytest.mark.parametrize("amount", [Decimal("-1"), Decimal("0.5"), Decimal("NaN"), Decimal("-Inf")])
+def test_decimal_amounts_are_checked_as_text_amounts_are(amount: Decimal) -> None:
+    with pytest.raises(InvalidInputError):
+        values.money(amount, "amount")
+    assert values.money(Decimal("1.00"), "amount") == Decimal(1)
+    with pytest.raises(InvalidInputError, match="more than 0"):
+        values.money(Decimal(0), "amount", allow_zero=False)
