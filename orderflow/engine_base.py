@@ -30,6 +30,7 @@ from orderflow.errors import ConcurrencyError, NotFoundError, StoreUnavailableEr
 from orderflow.event_log import read_log
 from orderflow.loading import select_events_after, select_latest_snapshots
 from orderflow.mapping import TimestampMapper
+from orderflow.recorders import SaveReport
 from orderflow.stock_item import StockItem
 
 P = ParamSpec("P")
@@ -37,6 +38,9 @@ R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
 
 MAX_ATTEMPTS = 30
+MAX_UNSURE = 100_000
+"""Aggregates saved without refreshing the cache that a process keeps track of; beyond that it
+stops skipping read-set checks (see EngineBase.known_head)."""
 TRUST_CACHE_AFTER_CONFLICT = 1.0
 """Seconds after a conflict during which commands read before they decide (see trusts_cache)."""
 conflict_retries = 0
@@ -123,6 +127,15 @@ class EngineBase(Application[UUID]):
         StockItem: 100
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._absent: dict[UUID, float] = {}  # id -> until when it is known not to exist
+        self._unsure: dict[UUID, int] = {}  # saved here, the cache not refreshed: id -> version
+        self._head_lock = threading.Lock()
+        self._head: int | None = self.position() if self.checks_read_set else None
+        """While this process is the only writer: the log position up to which every cached
+        aggregate not in _unsure, and every id in _absent, is current (see known_head)."""
+
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Configuration comes only from the given env (a StoreConfig's), never os.environ."""
         merged = dict(type(self).env)
@@ -177,13 +190,21 @@ class EngineBase(Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
 
-    def _save(self, *aggregates: Aggregate | None, expect: Mapping[UUID, int] | None = None) -> int:
+    def _save(
+        self,
+        *aggregates: Aggregate | None,
+        expect: Mapping[UUID, int] | None = None,
+        known_head: int | None = None,
+    ) -> int:
         """Save the aggregates' new events in one transaction; return the last log position.
 
         `expect` maps aggregates the command read but does not change to the versions it read:
-        the save then fails with a conflict (and the command is retried) if any has moved on.
+        the save then fails with a conflict (and the command is retried) if any has moved on —
+        checked unless the log's head is still `known_head` (see known_head()).
         """
-        kwargs = {"expect": expect} if expect else {}
+        kwargs: dict[str, Any] = {"expect": expect} if expect else {}
+        if expect and known_head is not None:
+            kwargs["known_head"] = known_head
         recordings = self.save(*aggregates, **kwargs)
         return recordings[-1].notification.id if recordings else self.position()
 
@@ -225,6 +246,9 @@ class EngineBase(Application[UUID]):
             else:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
+        report = SaveReport()
+        if self.checks_read_set:
+            processing_event.saved_kwargs["report"] = report
         due = self._due_snapshots(processing_event)
         with_events = bool(due) and self._writes_snapshots
         if with_events:
@@ -232,10 +256,51 @@ class EngineBase(Application[UUID]):
                 self.mapper.to_stored_event(snapshot) for snapshot in due
             ]
         recordings = self._record(processing_event)
+        self._saved(processing_event, report.head_before, recordings)
         if due and not with_events:
             self._put_snapshots(due)
         self._notify(recordings)
         return recordings
+
+    def known_head(self) -> int | None:
+        """The log position a command that decides on cached aggregates passes to its save
+        (`known_head`), taken BEFORE it reads the cache; None when not known.
+
+        While this process is the only writer, each save finds the log's head where the
+        previous one left it, so every cached aggregate is current: the save then skips the
+        read-set check. Aggregates this process saved without refreshing the cache are marked
+        unsure (`_read` brings them up to date) before the head moves on, so a command that
+        took the head before another thread's save either sees those marks or passes an old
+        head (and gets the full check). Once another writer is seen, None for good: the
+        read-set check does all the work, as on every store without this.
+        """
+        return self._head
+
+    def _saved(
+        self, processing_event: ProcessingEvent[UUID], head_before: int | None, recordings: Any
+    ) -> None:
+        """After a committed save: mark what it changed, then move the known head on (or
+        forget it when someone else wrote since)."""
+        with self._head_lock:
+            for event in processing_event.events:
+                aggregate_id = event.originator_id
+                if event.originator_version > self._unsure.get(aggregate_id, 0):
+                    self._unsure[aggregate_id] = event.originator_version
+                self._absent.pop(aggregate_id, None)  # after the mark: a reader checks it after
+            moved = head_before is not None and head_before == self._head
+            if moved and recordings and len(self._unsure) <= MAX_UNSURE:
+                self._head = recordings[-1].notification.id
+            elif recordings:
+                self._head = None
+
+    def _refreshed(self, aggregate: Aggregate) -> None:
+        """The cache now holds this state (just saved, or read): no longer unsure."""
+        if aggregate.id not in self._unsure:
+            return
+        with self._head_lock:  # a save may be marking a newer version at the same moment
+            marked = self._unsure.get(aggregate.id)
+            if marked is not None and aggregate.version >= marked:
+                del self._unsure[aggregate.id]
 
     def position(self) -> int:
         """The position of the newest event in the log (0 when empty)."""

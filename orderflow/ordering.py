@@ -78,7 +78,6 @@ class OrderCommands(InventoryCommands):
         self._warehouse_list: list[str] = []
         self._warehouses_seen_at = 0  # log position up to which registrations were read
         self._warehouses_checked = float("-inf")  # monotonic time of the last read
-        self._absent: dict[UUID, float] = {}  # id -> until when it is known not to exist
 
     def register_warehouse(self, *args: Any, **kwargs: Any) -> UUID:
         """Register a warehouse (see CatalogueCommands); this process allocates from it at once."""
@@ -185,6 +184,7 @@ class OrderCommands(InventoryCommands):
         if self.attempt() > 1:  # retrying: perhaps something taken as missing was created
             for aggregate_id in asked:
                 self._absent.pop(aggregate_id, None)
+        head = self.known_head() if trust_cache else None  # taken before reading: see there
         loaded = self._read(asked, trust_cache)
         order = Order.place(
             channel,
@@ -211,7 +211,11 @@ class OrderCommands(InventoryCommands):
         self._apply(order, plan, work)
         if paid not in (None, "", 0):
             order.record_payment("payment", paid, payment_reference)
-        self._save(*work.aggregates(), expect=work.read_set(asked, loaded) if trust_cache else None)
+        self._save(
+            *work.aggregates(),
+            expect=work.read_set(asked, loaded) if trust_cache else None,
+            known_head=head,
+        )
         self._remember(*work.aggregates())
         return order.id
 
@@ -576,11 +580,13 @@ class OrderCommands(InventoryCommands):
             for i in dict.fromkeys(ids)
             if i not in self._absent or (not trust_cache and self._absent[i] <= now)
         ]
+        unsure = [i for i in wanted if i in self._unsure]  # before reading: see known_head()
         cached = self._cached(wanted)
+        behind = cached if not trust_cache else {i: cached[i] for i in unsure if i in cached}
         new_events = (
-            {}
-            if trust_cache
-            else select_events_after(self.recorder, {i: a.version for i, a in cached.items()})
+            select_events_after(self.recorder, {i: a.version for i, a in behind.items()})
+            if behind
+            else {}
         )
         loaded = self._load_many([i for i in wanted if i not in cached])
         self._remember(*loaded.values())
@@ -589,6 +595,8 @@ class OrderCommands(InventoryCommands):
             if aggregate_id in cached:
                 stored = new_events.get(aggregate_id, [])
                 found[aggregate_id] = self._fast_forward(cached[aggregate_id], stored)
+                if aggregate_id in behind:
+                    self._refreshed(found[aggregate_id])  # read just now: current
             elif aggregate_id in loaded:
                 found[aggregate_id] = loaded[aggregate_id]
             else:
@@ -615,10 +623,11 @@ class OrderCommands(InventoryCommands):
         return cast(Aggregate, current)
 
     def _remember(self, *aggregates: Aggregate) -> None:
-        """Cache aggregates as just saved; fast-forwarding corrects any that are overtaken."""
+        """Cache aggregates as just saved or read; fast-forwarding corrects any overtaken."""
         if self.repository.cache:
             for aggregate in aggregates:
                 self.repository.cache.put(aggregate.id, aggregate)
+                self._refreshed(aggregate)  # after the put: see known_head()
 
     def _backlog(self, sku: str, work: _Work) -> Backlog:
         """The SKU's backlog to change (opened when first needed)."""

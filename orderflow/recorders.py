@@ -17,6 +17,9 @@ Two things are added to eventsourcing's application recorders, keeping every gua
   otherwise nothing is written and IntegrityError is raised, as for any conflicting save, so
   the command is retried on fresh state. Changed aggregates need no entry: their own new
   versions already conflict when they are stale.
+* **The log's head before the save** is reported back (`report=SaveReport()`), and a caller
+  that passes the head it knew (`known_head`) skips the read-set check when nobody wrote since:
+  a process that is the only writer knows its cache is current (EngineBase keeps that head).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -49,13 +53,16 @@ UNDEFINED_FUNCTION = "42883"  # PostgreSQL's SQLSTATE for a function that does n
 INSERT_FUNCTION = """
 CREATE OR REPLACE FUNCTION {function}(
     ids uuid[], versions bigint[], topics text[], states bytea[], lock_timeout text,
-    read_ids uuid[], read_versions bigint[], snapshot_ids uuid[], snapshot_versions bigint[],
-    snapshot_topics text[], snapshot_states bytea[]
-) RETURNS SETOF bigint LANGUAGE plpgsql AS $insert$
+    known_head bigint, read_ids uuid[], read_versions bigint[], snapshot_ids uuid[],
+    snapshot_versions bigint[], snapshot_topics text[], snapshot_states bytea[]
+) RETURNS TABLE (head_before bigint, inserted bigint) LANGUAGE plpgsql AS $insert$
+DECLARE
+    latest bigint;
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout, true);
     LOCK TABLE {table} IN EXCLUSIVE MODE;
-    IF EXISTS (
+    SELECT coalesce(max(notification_id), 0) INTO latest FROM {table};
+    IF latest IS DISTINCT FROM known_head AND EXISTS (
         SELECT 1 FROM unnest(read_ids, read_versions) AS k(id, v)
         CROSS JOIN LATERAL (
             SELECT 1 FROM {table} e
@@ -68,7 +75,7 @@ BEGIN
     RETURN QUERY
         INSERT INTO {table} (originator_id, originator_version, topic, state)
         SELECT * FROM unnest(ids, versions, topics, states)
-        RETURNING notification_id;
+        RETURNING latest, notification_id;
     IF snapshot_ids IS NOT NULL THEN
         INSERT INTO {snapshots} (originator_id, originator_version, topic, state)
         SELECT * FROM unnest(snapshot_ids, snapshot_versions, snapshot_topics, snapshot_states)
@@ -76,12 +83,23 @@ BEGIN
     END IF;
 END
 $insert$"""
-OLD_INSERT_FUNCTION = "{function}(uuid[], bigint[], text[], bytea[], text, uuid[], bigint[])"
-"""The signature of the function before it took snapshots (dropped, or calls are ambiguous)."""
-CALL_PARAMETERS = (
-    "%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text, %s::uuid[], %s::bigint[],"
-    " %s::uuid[], %s::bigint[], %s::text[], %s::bytea[]"
+OLD_INSERT_FUNCTIONS = (
+    "{function}(uuid[], bigint[], text[], bytea[], text, uuid[], bigint[])",
+    "{function}(uuid[], bigint[], text[], bytea[], text, uuid[], bigint[], uuid[], bigint[],"
+    " text[], bytea[])",
 )
+"""Signatures of the function in earlier versions (dropped: calls could be ambiguous)."""
+CALL_PARAMETERS = (
+    "%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::text, %s::bigint, %s::uuid[],"
+    " %s::bigint[], %s::uuid[], %s::bigint[], %s::text[], %s::bytea[]"
+)
+
+
+@dataclass
+class SaveReport:
+    """What a save found, for the engine: the log's head just before its events went in."""
+
+    head_before: int | None = None
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
@@ -99,12 +117,12 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             snapshots=f"{schema}.{quote_identifier(self.snapshots_table)}",
             channel=quote_identifier(self.channel_name),
         )
-        old_function = OLD_INSERT_FUNCTION.format(function=function)
-        self.drop_old_function = f"DROP FUNCTION IF EXISTS {old_function}"
+        old_functions = ", ".join(f.format(function=function) for f in OLD_INSERT_FUNCTIONS)
+        self.drop_old_functions = f"DROP FUNCTION IF EXISTS {old_functions}"
         self.function_lock = "SELECT pg_advisory_xact_lock(hashtext('{}'))".format(
             function.replace("'", "''")
         )
-        self.call = f"SELECT n FROM {function}({CALL_PARAMETERS}) AS n"
+        self.call = f"SELECT * FROM {function}({CALL_PARAMETERS})"
         self.lock_timeout = f"{datastore.lock_timeout}s"
         self.has_function = datastore.originator_id_type == "uuid"
 
@@ -117,7 +135,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         """
         curs.execute(self.function_lock)
         super()._create_table(curs)
-        curs.execute(self.drop_old_function)
+        curs.execute(self.drop_old_functions)
         curs.execute(self.create_function)
 
     @property
@@ -136,13 +154,15 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         expect: Expected | None = kwargs.pop("expect", None)
         snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
+        known_head: int | None = kwargs.pop("known_head", None)
+        report: SaveReport = kwargs.pop("report", None) or SaveReport()
         if not self.has_function:
             if expect or snapshots:  # the caller relied on the function: have it try again
                 raise IntegrityError(STALE_READ + " (no insert function on this store)")
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
-        params: list[str | None] = [*_array_literals(stored_events), self.lock_timeout]
+        params: list[object] = [*_array_literals(stored_events), self.lock_timeout, known_head]
         if expect:
             params += [_uuids(expect), _integers(expect.values())]
         else:
@@ -151,7 +171,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         try:
             with self.datastore.get_connection() as conn, conn.cursor() as cur:
                 cur.execute(self.call, params, prepare=True)
-                ids = [row["n"] for row in cur.fetchall()]
+                rows = cur.fetchall()
         except ProgrammingError as error:
             if getattr(error.__cause__, "sqlstate", None) != UNDEFINED_FUNCTION:
                 raise
@@ -162,8 +182,10 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             )
             self.has_function = False
             return self.insert_events(stored_events, expect=expect, snapshots=snapshots, **kwargs)
-        if len(ids) != len(stored_events):  # the read-set check failed: nothing was written
+        if len(rows) != len(stored_events):  # the read-set check failed: nothing was written
             raise IntegrityError(STALE_READ)
+        report.head_before = rows[0]["head_before"]
+        ids = [row["inserted"] for row in rows]
         return ids
 
 
@@ -180,12 +202,16 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         self.snapshots_table = snapshots_table_of(events_table_name)
         table = quote_identifier(self.snapshots_table)
         self.insert_snapshots = f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)"
+        events = quote_identifier(events_table_name)
+        self.select_head_before = f"SELECT max(rowid) FROM {events} WHERE rowid < ?"
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         expect: Expected | None = kwargs.pop("expect", None)
         snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
+        known_head: int | None = kwargs.pop("known_head", None)
+        report: SaveReport = kwargs.pop("report", None) or SaveReport()
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
         c.executemany(self.insert_events_statement, _rows(stored_events))
@@ -195,6 +221,10 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         c.execute("SELECT last_insert_rowid()")
         last = c.fetchone()[0]
         ids = list(range(last - len(stored_events) + 1, last + 1))
+        c.execute(self.select_head_before, (ids[0] if ids else last + 1,))
+        report.head_before = c.fetchone()[0] or 0
+        if report.head_before == known_head:
+            expect = None  # nobody else wrote since: what the caller read is current
         pairs = list((expect or {}).items())
         for start in range(0, len(pairs), SQLITE_MAX_PAIRS):
             chunk = pairs[start : start + SQLITE_MAX_PAIRS]

@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from orderflow import Engine, open_engine
 from orderflow.loading import select_events_after
+from orderflow.recorders import SaveReport
 from orderflow.stock_item import StockItem
 
 
@@ -64,6 +65,22 @@ def test_the_read_set_check_refuses_when_a_read_aggregate_moved_on(engine: Engin
     assert engine.recorder.max_notification_id() == 2
     assert engine.recorder.insert_events(events(written, 1), expect={read: 2, uuid4(): 0})
     assert engine.recorder.max_notification_id() == 3
+
+
+def test_a_save_reports_the_head_and_skips_the_check_when_it_is_still_known(
+    engine: Engine,
+) -> None:
+    read, written = uuid4(), uuid4()
+    engine.recorder.insert_events(events(read, 1, 2))
+    head = engine.recorder.max_notification_id()
+    report = SaveReport()
+    with pytest.raises(IntegrityError, match="stale read"):  # an older head: checked, refused
+        engine.recorder.insert_events(events(written, 1), expect={read: 1}, known_head=head - 1)
+    engine.recorder.insert_events(
+        events(written, 1), expect={read: 1}, known_head=head, report=report
+    )
+    assert report.head_before == head  # nobody wrote since the head the caller knew: no check
+    assert engine.recorder.max_notification_id() == head + 1
 
 
 def test_snapshots_commit_with_the_events_or_not_at_all(engine: Engine) -> None:

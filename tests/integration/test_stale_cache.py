@@ -97,3 +97,46 @@ def test_a_channel_preference_set_elsewhere_is_followed(engines: tuple[Engine, E
     b.set_preferred_warehouse("shopee", "HCM")  # a has this channel's settings as missing
     order = a.order(place(a, "after-preference", TEE=2))
     assert order.lines[0].reserved == {"HCM": 2}
+
+
+# one engine, the only writer: the save skips the read-set check (see EngineBase.known_head) --
+@pytest.fixture
+def only_writer(store_url: str) -> Iterator[Engine]:
+    a = seller(open_engine(store_url))
+    place(a, "warm-1", TEE=1)
+    place(a, "warm-2", TEE=1)
+    assert a.known_head() == a.position()
+    yield a
+    assert a.known_head() == a.position(), "nobody else wrote: the shortcut stayed on"
+    a.close()
+
+
+def test_the_only_writer_sees_its_own_changes_without_the_check(only_writer: Engine) -> None:
+    """Changes this engine saved through other commands (its cache not refreshed by them) are
+    marked unsure and read before the next order decides."""
+    a = only_writer
+    a.change_price("TEE", sale_price=250_000)
+    assert a.order(place(a, "after-price", TEE=1)).lines[0].unit_price == 250_000
+    a.deactivate_warehouse("HN", "flooded")
+    assert a.order(place(a, "after-deactivate", TEE=2)).lines[0].reserved == {"HCM": 2}
+    a.discontinue_product("TEE")
+    with pytest.raises(InvalidInputError, match="no longer sold"):
+        place(a, "after-discontinue", TEE=1)
+
+
+def test_the_only_writer_sees_stock_and_settings_it_created(only_writer: Engine) -> None:
+    a = only_writer
+    place(a, "mug-1", MUG=1)  # MUG has no stock item in HN: a remembers that
+    a.set_preferred_warehouse("shopee", "HN")
+    a.receive_stock("MUG", "HN", 4, "purchase_receipt", "PO-9")
+    assert a.order(place(a, "mug-2", MUG=2)).lines[0].reserved == {"HN": 2}
+
+
+def test_another_writer_turns_the_shortcut_off(engines: tuple[Engine, Engine]) -> None:
+    a, b = engines
+    assert a.known_head() is not None
+    b.change_price("TEE", sale_price=250_000)
+    assert a.order(place(a, "after-price", TEE=1)).lines[0].unit_price == 250_000
+    assert a.known_head() is None  # from now on every save checks what it read
+    b.change_price("TEE", sale_price=260_000)
+    assert a.order(place(a, "after-price-2", TEE=1)).lines[0].unit_price == 260_000
