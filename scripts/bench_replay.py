@@ -18,7 +18,16 @@ Flat rates from one checkpoint to the next show that both stream (cost per event
 
 `--only rebuild,raw_read` measures a subset; `--url` with a log already at the checkpoint
 measures without generating (e.g. the same log with another version of the code, through
-PYTHONPATH, which the measuring processes inherit).
+PYTHONPATH, which the measuring processes inherit). PYTHONPATH alone swaps only `orderflow/`:
+the editable install maps `orderflow.projections` and `orderflow.adapters` to this checkout
+whatever PYTHONPATH says. So point it at a folder holding the other version as one package,
+and run from outside any checkout (the measuring processes put their working directory first):
+
+    git worktree add /tmp/old REV && mkdir -p /tmp/old-pkg && cp -r /tmp/old/orderflow /tmp/old-pkg/
+    ln -s /tmp/old/projections /tmp/old-pkg/orderflow/projections
+    ln -s /tmp/old/adapters /tmp/old-pkg/orderflow/adapters
+    cd /tmp && PYTHONPATH=/tmp/old-pkg "$CHECKOUT/.venv/bin/python" \
+        /tmp/old/scripts/bench_replay.py --url ... --only rebuild,raw_read
 """
 
 from __future__ import annotations
