@@ -142,6 +142,7 @@ class Order(Aggregate):
     """An order from one channel, identified by (channel, external id)."""
 
     Placed: ClassVar[type[DomainEvent]]
+    Allocated: ClassVar[type[DomainEvent]]
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:
@@ -314,7 +315,8 @@ class Order(Aggregate):
             raise self._refuse(
                 f"cannot reserve {quantity} of {sku}: {open_units} of the line are not yet reserved"
             )
-        self._allocated(sku=sku, warehouse=warehouse, quantity=quantity)
+        # the event of _allocated, triggered directly (as StockItem.reserve does its own)
+        self.trigger_event(self.Allocated, sku=sku, warehouse=warehouse, quantity=quantity)
 
     @event("Allocated")
     def _allocated(self, sku: str, warehouse: str, quantity: int) -> None:

@@ -244,7 +244,8 @@ def meaning_of(
     """The docstring of the public command that records the event, else of its @event method
     or the event class; else which commands record it."""
     method = decorator.decorated_func.__name__ if decorator else ""
-    for caller in calls.get(method, []):
+    # a command calls the @event method, or triggers its event class directly (self.Reserved)
+    for caller in calls.get(method, []) + calls.get(event.__name__, []):
         if not caller.name.startswith("_") and ast.get_docstring(caller):
             return first_line(ast.get_docstring(caller))
     if decorator and first_line(decorator.decorated_func.__doc__):
