@@ -25,8 +25,10 @@ Two things are added to eventsourcing's application recorders, keeping every gua
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -108,12 +110,14 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         reuse_the_last_connection(datastore.pool)
+        self._pinned = threading.local()  # a connection holding the write lock: exclusive()
         schema = quote_identifier(datastore.schema)
+        self.table = f"{schema}.{quote_identifier(events_table_name)}"
         function = f"{schema}.{quote_identifier(events_table_name + '_insert')}"
         self.snapshots_table = snapshots_table_of(events_table_name)
         self.create_function = INSERT_FUNCTION.format(
             function=function,
-            table=f"{schema}.{quote_identifier(events_table_name)}",
+            table=self.table,
             snapshots=f"{schema}.{quote_identifier(self.snapshots_table)}",
             channel=quote_identifier(self.channel_name),
         )
@@ -148,6 +152,27 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         """Whether insert_events takes `snapshots` (stored events for `snapshots_table`)."""
         return self.has_function
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the table's write lock from now on: nobody else can write until this thread's
+        next save (made on the same connection, and committed at once) or the block's end.
+
+        For a command that keeps losing to other writers (see engine_base.EXCLUSIVE_AFTER):
+        what it reads in the block cannot change before it saves. Reads take no lock that
+        conflicts with it; other writers wait (up to their lock timeout).
+        """
+        with self.datastore.get_connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                conn.execute(f"SET LOCAL lock_timeout = '{self.lock_timeout}'")
+                conn.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
+                self._pinned.conn = conn
+                yield
+            finally:
+                if getattr(self._pinned, "conn", None) is conn:  # no save was made in the block
+                    self._pinned.conn = None
+                    conn.execute("ROLLBACK")
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -168,10 +193,16 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         else:
             params += [None, None]
         params += _array_literals(snapshots) if snapshots else [None] * 4
+        pinned = getattr(self._pinned, "conn", None)
         try:
-            with self.datastore.get_connection() as conn, conn.cursor() as cur:
-                cur.execute(self.call, params, prepare=True)
-                rows = cur.fetchall()
+            if pinned is not None:  # in exclusive(): the lock is held on this connection
+                rows = pinned.execute(self.call, params, prepare=True).fetchall()
+                pinned.execute("COMMIT")
+                self._pinned.conn = None
+            else:
+                with self.datastore.get_connection() as conn, conn.cursor() as cur:
+                    cur.execute(self.call, params, prepare=True)
+                    rows = cur.fetchall()
         except ProgrammingError as error:
             if getattr(error.__cause__, "sqlstate", None) != UNDEFINED_FUNCTION:
                 raise
@@ -199,11 +230,35 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         reuse_the_last_connection(datastore.pool)
+        self._pinned = threading.local()  # the transaction holding the write lock: exclusive()
         self.snapshots_table = snapshots_table_of(events_table_name)
         table = quote_identifier(self.snapshots_table)
         self.insert_snapshots = f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)"
         events = quote_identifier(events_table_name)
         self.select_head_before = f"SELECT max(rowid) FROM {events} WHERE rowid < ?"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the database's write lock from now on (as PostgresEventRecorder.exclusive):
+        this thread's next save is made in this transaction and committed at once."""
+        with self.datastore.get_connection(commit=True) as conn, conn.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {quote_identifier(self.events_table_name)} WHERE 0")  # locks
+            self._pinned.connection, self._pinned.cursor = conn, c
+            try:
+                yield
+            finally:
+                self._pinned.cursor = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        cursor = getattr(self._pinned, "cursor", None)
+        if cursor is None:
+            return super().insert_events(stored_events, **kwargs)
+        ids = self._insert_events(cursor, stored_events, **kwargs)
+        self._pinned.connection.commit()
+        self._pinned.cursor = None
+        return ids
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
