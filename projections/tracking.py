@@ -214,9 +214,18 @@ class ViewStore(TrackingRecorder):
         self._insert_tracking(sql.raw, Tracking(self.application_name, position))  # type: ignore[attr-defined]
 
     def reset(self, sql: Sql) -> None:
-        """Empty every table and go back to position 0 (inside a write transaction)."""
-        for table in self.tables.values():
-            sql.execute(f"DELETE FROM {table.qualified}")
+        """Empty every table and go back to position 0 (inside a write transaction).
+
+        PostgreSQL: TRUNCATE (transactional there), not DELETE. A DELETE leaves every row dead
+        in the table and in its primary key until a vacuum, and the rebuild that follows puts
+        the same keys in again: each insert then also checks the dead entry of its key, and
+        every rebuild grows the tables (a view truncated gets new, empty files)."""
+        tables = [table.qualified for table in self.tables.values()]
+        if self.dialect.name != "postgres":
+            for table in tables:
+                sql.execute(f"DELETE FROM {table}")
+        elif tables:
+            sql.execute(f"TRUNCATE {', '.join(tables)}")
         mark = self.dialect.placeholder
         sql.execute(
             f"UPDATE {self.tracking_table} SET notification_id = 0 WHERE application_name = {mark}",

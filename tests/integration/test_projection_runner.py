@@ -222,6 +222,25 @@ def test_a_rebuild_builds_the_indexes_again_and_a_view_missing_one_gets_it_back_
     assert [row.external_id for row in board.search("I1")] == ["I1"]
 
 
+def test_a_rebuild_on_postgresql_empties_the_tables_into_new_files_leaving_no_dead_rows(
+    postgres_url: str,
+) -> None:
+    engine = open_engine(postgres_url)
+    seller(engine)
+    order_id = place(engine, "T1", TEE=1)
+    catch_up(engine, ["timeline"])
+    (timeline,) = open_views(engine, ["timeline"])
+    entries = timeline.store.tables["entries"].qualified
+    files = f"SELECT pg_relation_filenode('{entries}')"
+    with timeline.store.reading() as sql:
+        before = sql.one(files)
+    rebuild(engine, ["timeline"])
+    with timeline.store.reading() as sql:
+        assert sql.one(files) != before  # TRUNCATE: DELETE would keep the file and dead rows
+    assert len(timeline.of(order_id)) >= 2
+    assert all(result.ok for result in verify(engine, ["timeline"]))
+
+
 def test_verify_names_a_changed_row_a_missing_row_and_an_extra_row(shop: Engine) -> None:
     for n in range(3):
         place(shop, f"V{n}", TEE=1)
