@@ -60,21 +60,11 @@ def raw_transactions_per_second(url: str, groups: Groups) -> float:
 
 def _postgres_rate(url: str, groups: Groups) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS raw_events")
-        conn.execute(
-            "CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL,"
-            " topic text, state bytea, notification_id bigserial,"
-            " PRIMARY KEY (originator_id, originator_version))"
-        )
-        conn.execute("CREATE UNIQUE INDEX ON raw_events (notification_id ASC)")
-        insert = (
-            "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-            " VALUES (%s, %s, %s, %s)"
-        )
+        _postgres_raw_table(conn)
         started = time.perf_counter()
         for group in groups:
             with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(insert, group)
+                cur.executemany(RAW_INSERT, group)
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE raw_events")
     return len(groups) / elapsed
@@ -97,3 +87,41 @@ def _sqlite_rate(path: str, groups: Groups) -> float:
         return len(groups) / (time.perf_counter() - started)
     finally:
         conn.close()
+
+
+def raw_latencies(url: str, groups: Groups, rate: float) -> list[float]:
+    """The groups inserted with the bare driver at a fixed arrival rate (open loop, as the
+    engine's latency run): seconds from each arrival to its commit, in arrival order."""
+    if url.startswith("sqlite"):
+        raise ValueError("raw_latencies: PostgreSQL only")
+    samples = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        _postgres_raw_table(conn)
+        begin = time.perf_counter()
+        for i, group in enumerate(groups):
+            due = begin + i / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(RAW_INSERT, group)
+            samples.append(time.perf_counter() - due)
+        conn.execute("DROP TABLE raw_events")
+    return samples
+
+
+RAW_INSERT = (
+    "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+    " VALUES (%s, %s, %s, %s)"
+)
+
+
+def _postgres_raw_table(conn: psycopg.Connection[Any]) -> None:
+    """A fresh table of the engine's event table's shape, without its lock or function."""
+    conn.execute("DROP TABLE IF EXISTS raw_events")
+    conn.execute(
+        "CREATE TABLE raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL,"
+        " topic text, state bytea, notification_id bigserial,"
+        " PRIMARY KEY (originator_id, originator_version))"
+    )
+    conn.execute("CREATE UNIQUE INDEX ON raw_events (notification_id ASC)")

@@ -36,3 +36,5 @@ def test_a_quick_benchmark_run_reports_every_scenario_as_json_and_never_oversell
             assert abs(r["ratio"] - r["value"] / r["baseline"]) < 0.01
     races = [r for r in results if "hot SKUs" in r["scenario"]]
     assert races and all(r["details"]["oversold_units"] == 0 for r in races)
+    [latency] = [r for r in results if r["scenario"].startswith("place-order latency")]
+    assert latency["details"]["raw_p99_ms"] > 0  # the same arrivals through the bare driver
