@@ -12,6 +12,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from functools import lru_cache
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
@@ -648,15 +649,30 @@ def private_copy(aggregate: A) -> A:
     reservations: order id -> units), which is copied one level deep. Classes that declare
     `flat_state = True` skip the check (it walks every entry: thousands on a hot SKU)."""
     state = vars(aggregate)
-    if not getattr(aggregate, "flat_state", False) and not all(map(_flat, state.values())):
-        return deepcopy(aggregate)
     clone = object.__new__(type(aggregate))  # what copy() does, without its generic protocol
     cloned = vars(clone)
-    cloned.update(state)
-    for name, value in state.items():
-        if isinstance(value, dict | list):
-            cloned[name] = value.copy()
+    if getattr(aggregate, "flat_state", False) or all(map(_flat, state.values())):
+        cloned.update(state)
+        for name, value in state.items():
+            if isinstance(value, dict | list):
+                cloned[name] = value.copy()
+    else:  # nested lists and dicts (an order's lines): copied all the way down
+        cloned.update((name, _copy_plain(value)) for name, value in state.items())
     return clone
+
+
+def _copy_plain(value: Any) -> Any:
+    """deepcopy for state made of dicts, lists and immutable values (what events carry),
+    without deepcopy's memo and protocol lookups (an order: 0.27 ms -> a few us); anything
+    else is deep-copied."""
+    kind = type(value)
+    if kind in FLAT_TYPE_SET or isinstance(value, Enum):
+        return value
+    if kind is dict:
+        return {k: _copy_plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_plain(v) for v in value]
+    return deepcopy(value)
 
 
 def _flat(value: object) -> bool:

@@ -48,3 +48,34 @@ def test_a_snapshot_from_before_the_reserved_total_still_loads() -> None:
     assert old.reserved == 5 and old.available == 5
     old.reserve(uuid4(), 4)
     assert old.reserved == 9
+
+
+def test_an_order_copy_equals_a_deep_copy_and_shares_no_container() -> None:
+    from copy import deepcopy
+
+    from orderflow.order import Order
+
+    order = Order.place(
+        "web",
+        "A-1",
+        {"name": "An", "phone": "0912345678"},
+        {"street": "1 Le Loi", "ward": "Ben Nghe", "province": "HCM"},
+        [{"sku": "TEE", "name": "Ao", "quantity": 2, "unit_price": 199_000, "vat_rate": "8"}],
+        shipping_fee=30_000,
+    )
+    order.allocate("TEE", "HN", 2)
+    order.record_payment("payment", 100_000, "VCB-1")
+    order.collect_events()
+    copy, reference = private_copy(order), deepcopy(order)
+    assert vars(copy) == vars(reference)
+
+    def containers(value: object) -> list[int]:
+        if isinstance(value, dict):
+            return [id(value), *(i for v in value.values() for i in containers(v))]
+        if isinstance(value, list):
+            return [id(value), *(i for v in value for i in containers(v))]
+        return []
+
+    mine = {i for v in vars(order).values() for i in containers(v)}
+    theirs = {i for v in vars(copy).values() for i in containers(v)}
+    assert mine and not mine & theirs
