@@ -142,7 +142,7 @@ class Order(Aggregate):
     """An order from one channel, identified by (channel, external id)."""
 
     Placed: ClassVar[type[DomainEvent]]
-    Allocated: ClassVar[type[DomainEvent]]
+    Allocated: ClassVar[type[Aggregate.Event]]  # triggered directly: see below
 
     @staticmethod
     def create_id(channel: str, external_id: str) -> UUID:

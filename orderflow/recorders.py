@@ -329,8 +329,9 @@ def _array_literals(stored: Sequence[StoredEvent]) -> list[str]:
     ]
 
 
-def _uuids(ids: Iterable[UUID]) -> str:
-    return "{" + ",".join(i.hex for i in ids) + "}"
+def _uuids(ids: Iterable[UUID | str]) -> str:
+    """uuid[] input: 32 hex digits each (a text id passes as it is)."""
+    return "{" + ",".join(_hex(i) for i in ids) + "}"
 
 
 def _integers(numbers: Iterable[int]) -> str:

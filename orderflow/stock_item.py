@@ -45,7 +45,7 @@ class StockItem(Aggregate):
     """
 
     Opened: ClassVar[type[DomainEvent]]
-    Reserved: ClassVar[type[DomainEvent]]
+    Reserved: ClassVar[type[Aggregate.Event]]  # triggered directly: see below
     flat_state: ClassVar[bool] = True
     """Its state is scalars and dicts of scalars only: copied one level deep (private_copy)."""
 
