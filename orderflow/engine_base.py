@@ -44,7 +44,9 @@ read to its save (recorder.exclusive()): a command other writers kept beating (3
 a row for one hot-SKU order were seen) then cannot lose again; the others wait for one command."""
 MAX_UNSURE = 100_000
 """Aggregates saved without refreshing the cache that a process keeps track of; beyond that it
-stops skipping read-set checks (see EngineBase.known_head)."""
+stops skipping read-set checks (see EngineBase.known_head). Commands other than place_order do
+not refresh the cache for what they save, so a long-running only writer reaches this after
+~100,000 such saves (a few per order's life: pack, ship, deliver...) and checks from then on."""
 TRUST_CACHE_AFTER_CONFLICT = 1.0
 """Seconds after a conflict during which commands read before they decide (see trusts_cache)."""
 conflict_retries = 0
@@ -290,9 +292,10 @@ class EngineBase(Application[UUID]):
         """After a committed save: mark what it changed, then move the known head on (or
         forget it when someone else wrote since)."""
         with self._head_lock:
+            tracking = self._head is not None  # marks matter only while the head is known
             for event in processing_event.events:
                 aggregate_id = event.originator_id
-                if event.originator_version > self._unsure.get(aggregate_id, 0):
+                if tracking and event.originator_version > self._unsure.get(aggregate_id, 0):
                     self._unsure[aggregate_id] = event.originator_version
                 self._absent.pop(aggregate_id, None)  # after the mark: a reader checks it after
             moved = head_before is not None and head_before == self._head
@@ -300,6 +303,7 @@ class EngineBase(Application[UUID]):
                 self._head = recordings[-1].notification.id
             elif recordings:
                 self._head = None
+                self._unsure.clear()
 
     def _refreshed(self, aggregate: Aggregate) -> None:
         """The cache now holds this state (just saved, or read): no longer unsure."""

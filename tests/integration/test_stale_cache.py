@@ -140,3 +140,16 @@ def test_another_writer_turns_the_shortcut_off(engines: tuple[Engine, Engine]) -
     assert a.known_head() is None  # from now on every save checks what it read
     b.change_price("TEE", sale_price=260_000)
     assert a.order(place(a, "after-price-2", TEE=1)).lines[0].unit_price == 260_000
+
+
+def test_marks_are_dropped_and_the_shortcut_ends_past_the_limit(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = seller(open_engine(store_url))
+    place(a, "warm-1", TEE=1)
+    monkeypatch.setattr(engine_base, "MAX_UNSURE", 1)
+    a.change_price("TEE", sale_price=250_000)  # marks the product
+    a.change_price("MUG", sale_price=120_000)  # a second mark: past the limit
+    assert a.known_head() is None and not a._unsure
+    assert a.order(place(a, "after-limit", TEE=1)).lines[0].unit_price == 250_000
+    a.close()
