@@ -645,9 +645,10 @@ FLAT_TYPE_SET = frozenset((int, str, bool, float, Decimal, UUID, datetime, type(
 
 
 def private_copy(aggregate: A) -> A:
-    """A copy to change: as deepcopy, but much faster for flat state (a stock item's
-    reservations: order id -> units), which is copied one level deep. Classes that declare
-    `flat_state = True` skip the check (it walks every entry: thousands on a hot SKU)."""
+    """A copy to change: as deepcopy, but much faster. Flat state (a stock item's reservations:
+    order id -> units) is copied one level deep; classes that declare `flat_state = True` skip
+    the check (it walks every entry: thousands on a hot SKU). Nested dicts and lists (an
+    order's lines) are copied all the way down by _copy_plain."""
     state = vars(aggregate)
     clone = object.__new__(type(aggregate))  # what copy() does, without its generic protocol
     cloned = vars(clone)

@@ -214,10 +214,7 @@ class Product(Aggregate):
 
     def variant(self, sku: str) -> Variant:
         """The variant with this SKU."""
-        try:
-            v = self.variants[sku]
-        except KeyError:
-            raise NotFoundError("sku", sku, "variant") from None
+        v = self._variant_record(sku)
         return Variant(
             sku=sku,
             options=dict(v["options"]),
@@ -231,14 +228,17 @@ class Product(Aggregate):
         """What an order line takes from the catalogue: (line name, VAT-inclusive sale price,
         VAT rate, still sold) — variant() without building the margins (placing an order
         needs only these)."""
-        try:
-            v = self.variants[sku]
-        except KeyError:
-            raise NotFoundError("sku", sku, "variant") from None
+        v = self._variant_record(sku)
         options = ", ".join(v["options"].values())
         name = f"{self.name} ({options})" if options else self.name
         active = bool(v["active"]) and not self.discontinued
         return name, Decimal(v["sale_price"]), v["vat_rate"], active
+
+    def _variant_record(self, sku: str) -> dict[str, Any]:
+        try:
+            return self.variants[sku]
+        except KeyError:
+            raise NotFoundError("sku", sku, "variant") from None
 
     def change_price(
         self,

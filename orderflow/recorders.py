@@ -1,6 +1,6 @@
 """The engine's event recorders: the library's, with a leaner write and a read-set check.
 
-Two things are added to eventsourcing's application recorders, keeping every guarantee they give:
+What is added to eventsourcing's application recorders, keeping every guarantee they give:
 
 * **One round trip per save on PostgreSQL.** The library pipelines BEGIN, the lock, NOTIFY and
   the insert, waits, then sends COMMIT and waits again, and dumps each row as a composite value
@@ -8,8 +8,9 @@ Two things are added to eventsourcing's application recorders, keeping every gua
   does the same work — `SET LOCAL lock_timeout`, `LOCK TABLE ... IN EXCLUSIVE MODE` (insert
   order = commit order, so log readers never skip an event), NOTIFY, the insert — as one
   statement in autocommit mode: one implicit transaction, committed when the call returns,
-  rolled back whole on any error, the lock held until the commit. The rows travel as four
-  arrays in binary. (The library's own optional function skips the lock; this one does not.)
+  rolled back whole on any error, the lock held until the commit. The rows travel as text array
+  literals (see _array_literals). (The library's own optional function skips the lock; this one
+  does not.) On SQLite a save's rows go in with one executemany.
 * **A read-set check** (`expect`): a command that decided on aggregates it does not change
   (a product's price, a warehouse being active) can pass `save(..., expect={id: version})`.
   The insert then happens only if none of those aggregates has a newer event, checked inside
@@ -20,6 +21,10 @@ Two things are added to eventsourcing's application recorders, keeping every gua
 * **The log's head before the save** is reported back (`report=SaveReport()`), and a caller
   that passes the head it knew (`known_head`) skips the read-set check when nobody wrote since:
   a process that is the only writer knows its cache is current (EngineBase keeps that head).
+* **Snapshots in the same transaction** (`snapshots=[...]`), so a due snapshot costs no commit
+  of its own and a refused save writes none.
+* **An exclusive block** (`exclusive()`): the write lock taken before a command reads, held
+  until its save commits, for a command that keeps losing to other writers.
 """
 
 from __future__ import annotations
@@ -177,10 +182,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        expect: Expected | None = kwargs.pop("expect", None)
-        snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
-        known_head: int | None = kwargs.pop("known_head", None)
-        report: SaveReport = kwargs.pop("report", None) or SaveReport()
+        expect, snapshots, known_head, report = _save_options(kwargs)
         if not self.has_function:
             if expect or snapshots:  # the caller relied on the function: have it try again
                 raise IntegrityError(STALE_READ + " (no insert function on this store)")
@@ -216,8 +218,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         if len(rows) != len(stored_events):  # the read-set check failed: nothing was written
             raise IntegrityError(STALE_READ)
         report.head_before = rows[0]["head_before"]
-        ids = [row["inserted"] for row in rows]
-        return ids
+        return [row["inserted"] for row in rows]
 
 
 class SQLiteEventRecorder(SQLiteApplicationRecorder):
@@ -263,10 +264,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        expect: Expected | None = kwargs.pop("expect", None)
-        snapshots: Sequence[StoredEvent] = kwargs.pop("snapshots", ())
-        known_head: int | None = kwargs.pop("known_head", None)
-        report: SaveReport = kwargs.pop("report", None) or SaveReport()
+        expect, snapshots, known_head, report = _save_options(kwargs)
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
         c.executemany(self.insert_events_statement, _rows(stored_events))
@@ -292,6 +290,19 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         if snapshots:
             c.executemany(self.insert_snapshots, _rows(snapshots))
         return ids
+
+
+def _save_options(
+    kwargs: dict[str, Any],
+) -> tuple[Expected | None, Sequence[StoredEvent], int | None, SaveReport]:
+    """The engine's keyword arguments to insert_events, taken out of `kwargs`: expect,
+    snapshots, known_head, report (a fresh one when not given)."""
+    return (
+        kwargs.pop("expect", None),
+        kwargs.pop("snapshots", ()),
+        kwargs.pop("known_head", None),
+        kwargs.pop("report", None) or SaveReport(),
+    )
 
 
 def recorder_topic(backend: str) -> str | None:
