@@ -51,42 +51,43 @@ def group_transactions(rows: Sequence[Row], starts_group: Callable[[Row], bool])
     return groups
 
 
-def raw_transactions_per_second(url: str, groups: Groups) -> float:
-    """Insert each group in its own transaction with the bare driver; transactions per second."""
-    if url.startswith("sqlite"):
-        return _sqlite_rate(sqlite_path(url) + ".baseline", groups)
-    return _postgres_rate(url, groups)
+class RawWriter:
+    """The bare driver writing groups of rows into a fresh table of the engine's table's shape
+    (dropped on close), one transaction per group: `write(groups)` returns the seconds taken.
+    Kept open across rounds, so a benchmark can alternate engine and baseline on the same
+    machine conditions."""
 
+    def __init__(self, url: str) -> None:
+        self._sqlite = url.startswith("sqlite")
+        if self._sqlite:
+            self._conn: Any = sqlite3.connect(sqlite_path(url) + ".baseline", isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(
+                "CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER,"
+                " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+            )
+        else:
+            self._conn = psycopg.connect(url, autocommit=True)
+            _postgres_raw_table(self._conn)
 
-def _postgres_rate(url: str, groups: Groups) -> float:
-    with psycopg.connect(url, autocommit=True) as conn:
-        _postgres_raw_table(conn)
-        started = time.perf_counter()
-        for group in groups:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(RAW_INSERT, group)
-        elapsed = time.perf_counter() - started
-        conn.execute("DROP TABLE raw_events")
-    return len(groups) / elapsed
+    def write(self, groups: Groups) -> float:
+        conn, started = self._conn, time.perf_counter()
+        if self._sqlite:
+            insert = "INSERT INTO raw_events VALUES (?, ?, ?, ?)"
+            for group in groups:
+                conn.execute("BEGIN")
+                conn.executemany(insert, [(str(r[0]), r[1], r[2], r[3]) for r in group])
+                conn.execute("COMMIT")
+        else:
+            for group in groups:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(RAW_INSERT, group)
+        return time.perf_counter() - started
 
-
-def _sqlite_rate(path: str, groups: Groups) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE raw_events (originator_id TEXT, originator_version INTEGER, topic TEXT,"
-            " state BLOB, PRIMARY KEY (originator_id, originator_version))"
-        )
-        insert = "INSERT INTO raw_events VALUES (?, ?, ?, ?)"
-        started = time.perf_counter()
-        for group in groups:
-            conn.execute("BEGIN")
-            conn.executemany(insert, [(str(r[0]), r[1], r[2], r[3]) for r in group])
-            conn.execute("COMMIT")
-        return len(groups) / (time.perf_counter() - started)
-    finally:
-        conn.close()
+    def close(self) -> None:
+        if not self._sqlite:
+            self._conn.execute("DROP TABLE raw_events")
+        self._conn.close()
 
 
 def raw_latencies(url: str, groups: Groups, rate: float) -> list[float]:
