@@ -46,7 +46,12 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTransaction,
+)
 from eventsourcing.utils import get_topic, retry
 
 from orderflow.loading import SQLITE_MAX_PAIRS, quote_identifier, sqlite_newer_query, sqlite_pairs
@@ -236,7 +241,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         table = quote_identifier(self.snapshots_table)
         self.insert_snapshots = f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)"
         events = quote_identifier(events_table_name)
-        self.select_head_before = f"SELECT max(rowid) FROM {events} WHERE rowid < ?"
+        self.select_head = f"SELECT max(rowid) FROM {events}"
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -254,8 +259,13 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         cursor = getattr(self._pinned, "cursor", None)
-        if cursor is None:
-            return super().insert_events(stored_events, **kwargs)
+        if cursor is None:  # the library's insert_events, without two generator contexts
+            with (
+                self.datastore.get_connection(commit=True) as conn,
+                SQLiteTransaction(conn, commit=True) as transaction,
+                transaction as c,
+            ):
+                return self._insert_events(c, stored_events, **kwargs)
         ids = self._insert_events(cursor, stored_events, **kwargs)
         self._pinned.connection.commit()
         self._pinned.cursor = None
@@ -268,14 +278,19 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         # Insert first: the first write takes SQLite's write lock, so the check below sees
         # every committed event and nobody can add one before this transaction ends.
         c.executemany(self.insert_events_statement, _rows(stored_events))
-        # One statement's rows get consecutive rowids (max + 1, ...: nobody else can write
-        # now), so the last one gives them all — what the library's row-by-row
-        # inserts read from each cursor.lastrowid, without six more statements per order.
-        c.execute("SELECT last_insert_rowid()")
-        last = c.fetchone()[0]
-        ids = list(range(last - len(stored_events) + 1, last + 1))
-        c.execute(self.select_head_before, (ids[0] if ids else last + 1,))
-        report.head_before = c.fetchone()[0] or 0
+        # Each row gets rowid max + 1 (nobody else can write now, and events are never
+        # deleted), so one statement's rows are consecutive and the last one gives them all —
+        # what the library's row-by-row inserts read from each cursor.lastrowid, without six
+        # more statements per order — and the row before the first was the log's head.
+        if stored_events:
+            c.execute("SELECT last_insert_rowid()")
+            last = c.fetchone()[0]
+            ids = list(range(last - len(stored_events) + 1, last + 1))
+            report.head_before = ids[0] - 1
+        else:
+            ids = []
+            c.execute(self.select_head)
+            report.head_before = c.fetchone()[0] or 0
         if report.head_before == known_head:
             expect = None  # nobody else wrote since: what the caller read is current
         pairs = list((expect or {}).items())
