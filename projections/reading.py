@@ -3,7 +3,8 @@
 A rebuild reads and decodes every stored event, so the per-event cost of both sets its pace.
 - `LogPages` stands in for the engine's recorder where `orderflow.event_log` reads pages
   (`select_notifications`, `max_notification_id`): on PostgreSQL it selects the same rows
-  itself, in binary, as plain named tuples (the library builds a dict and a dataclass per row);
+  itself, in binary, as plain named tuples (the library builds a dict and a dataclass per row;
+  the ids are loaded by psycopg's own loader, in C where psycopg's binary package is installed);
   elsewhere it asks the recorder.
 - `EventDecoder` turns a stored event into the domain event the mapper would give, byte for
   byte the same object state, without the mapper's general machinery when the store is plain
@@ -109,7 +110,6 @@ class LogPages:
             self.recorder.datastore.get_connection() as connection,
             connection.cursor(binary=True, row_factory=_stored_rows) as cursor,
         ):
-            cursor.adapters.register_loader("uuid", _uuid_loader())
             cursor.execute(statement, params, prepare=True)
             return cursor.fetchall()  # type: ignore[no-any-return]
 
@@ -120,27 +120,6 @@ _make_stored = functools.partial(tuple.__new__, Stored)  # (Stored._make, withou
 def _stored_rows(cursor: Any) -> Callable[[Sequence[Any]], Stored]:
     """A psycopg row factory giving `Stored` rows."""
     return _make_stored
-
-
-@functools.cache
-def _uuid_loader() -> type:
-    """psycopg's binary UUID loader, giving one UUID object per aggregate: each of the many
-    events of an aggregate reuses it (a dict lookup instead of building a UUID in Python)."""
-    from psycopg.types.uuid import UUIDBinaryLoader
-
-    known: dict[bytes, UUID] = {}
-
-    class Loader(UUIDBinaryLoader):
-        def load(self, data: Any) -> UUID:
-            found = known.get(data)
-            if found is None:
-                if len(known) >= 20_000:
-                    known.clear()
-                data = bytes(data)
-                found = known[data] = UUID(bytes=data)
-            return found
-
-    return Loader
 
 
 class EventDecoder:
