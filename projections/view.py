@@ -160,13 +160,15 @@ def mutator(kind: Any) -> Callable[[Event, Any], Any]:
     def mutate(event: Event, aggregate: Any) -> Any:
         if aggregate is None:
             raise AssertionError("no aggregate to apply the event to")
-        if event.originator_id != aggregate.id:
-            raise OriginatorIDError(event.originator_id, aggregate.id)
-        if event.originator_version != aggregate.version + 1:
-            raise OriginatorVersionError(event.originator_version, aggregate.version + 1)
-        method(aggregate, **{k: v for k, v in event.__dict__.items() if k in names})
-        aggregate._version = event.originator_version
-        aggregate._modified_on = event.timestamp
+        state = event.__dict__
+        if state["originator_id"] != aggregate._id:
+            raise OriginatorIDError(state["originator_id"], aggregate._id)
+        version = state["originator_version"]
+        if version != aggregate._version + 1:
+            raise OriginatorVersionError(version, aggregate._version + 1)
+        method(aggregate, **{k: v for k, v in state.items() if k in names})
+        aggregate._version = version
+        aggregate._modified_on = state["timestamp"]
         return aggregate
 
     return mutate
