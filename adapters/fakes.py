@@ -54,7 +54,7 @@ class FakeCarrier:
     fee_per_kg: Decimal = Decimal(5_000)
     express_surcharge: Decimal = Decimal(15_000)
     days: int = 3
-    refuse_next: str = ""  # a reason: the next booking is refused with it
+    refuse_next: str = ""  # a reason: the next booking or cancellation is refused with it
     calls: list[Call] = field(default_factory=list)
     bookings: dict[str, CarrierBooking] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)
@@ -64,9 +64,7 @@ class FakeCarrier:
         self.calls.append(Call("book", request))
         if request.shipment_id in self.bookings:
             return self.bookings[request.shipment_id]
-        if self.refuse_next:
-            reason, self.refuse_next = self.refuse_next, ""
-            raise ExternalServiceError(f"FAKE {self.name}", reason)
+        self._refuse_if_asked()
         number = f"{self.prefix or self.name[:3].upper()}{len(self.bookings) + 1:08d}"
         booking = CarrierBooking(
             tracking_number=number,
@@ -85,7 +83,13 @@ class FakeCarrier:
 
     def cancel(self, tracking_number: str) -> None:
         self.calls.append(Call("cancel", tracking_number))
+        self._refuse_if_asked()
         self.cancelled.add(tracking_number)
+
+    def _refuse_if_asked(self) -> None:
+        if self.refuse_next:
+            reason, self.refuse_next = self.refuse_next, ""
+            raise ExternalServiceError(f"FAKE {self.name}", reason)
 
     def redeliver(self, tracking_number: str) -> None:
         self.calls.append(Call("redeliver", tracking_number))

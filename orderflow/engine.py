@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from orderflow import values
 from orderflow.errors import StoreUnavailableError
 from orderflow.inventory import InventoryCommands
 from orderflow.purchasing import PurchasingCommands
@@ -21,6 +23,16 @@ class Engine(ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointC
     """orderflow's application service. Open it with `open_engine()`."""
 
     name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
+
+    def cancel_order(self, order: UUID | str, reason: str) -> None:
+        """Cancel an order not yet handed to a carrier (see OrderCommands.cancel_order). A
+        packed order's parcel is cancelled with it; one a carrier has booked is cancelled at
+        the carrier first, and nothing is recorded if the carrier refuses."""
+        values.text(reason, "reason", max_length=500)
+        parcel = self._packed_parcel(self._order(order))
+        if parcel is not None:
+            self._cancel_at_carrier(parcel)
+        super().cancel_order(order, reason)
 
 
 def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engine:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
+
+from eventsourcing.domain import Aggregate
 
 from orderflow import values
 from orderflow.catalogue import CatalogueCommands
@@ -77,7 +79,7 @@ class InventoryCommands(CatalogueCommands):
         why = ReceiptReason.parse(reason)
         item = self._stock_item(sku, warehouse, for_receipt=True)
         item.receive(qty, why, values.text(reference, "reference", required=False))
-        return self._save(item)
+        return self._save_stock(item, arrived=[item], reason=f"received ({why.value})")
 
     @retry_on_conflict
     def reserve_stock(self, sku: str, warehouse: str, order_id: UUID | str, quantity: int) -> int:
@@ -119,7 +121,7 @@ class InventoryCommands(CatalogueCommands):
         qty = values.quantity(quantity)
         item = self._stock_item(sku, warehouse)
         item.restock(qty, reference)
-        return self._save(item)
+        return self._save_stock(item, arrived=[item], reason="restocked return")
 
     @retry_on_conflict
     def write_off_stock(
@@ -144,7 +146,9 @@ class InventoryCommands(CatalogueCommands):
             raise InvalidInputError("to_warehouse", "must differ from the source warehouse")
         source.transfer_out(qty, target.warehouse, reference)
         target.transfer_in(qty, source.warehouse, reference)
-        return self._save(source, target)
+        return self._save_stock(
+            source, target, arrived=[target], reason=f"transfer from {source.warehouse}"
+        )
 
     @retry_on_conflict
     def record_stock_count(
@@ -167,8 +171,19 @@ class InventoryCommands(CatalogueCommands):
             expected = item.on_hand
             difference = item.count(number, who, ref)
             lines.append(CountLine(item.sku, expected, number, difference))
-        self._save(*items.values())
+        found = [
+            item for item, line in zip(items.values(), lines, strict=True) if line.difference > 0
+        ]
+        self._save_stock(*items.values(), arrived=found, reason="found in a stock count")
         return CountReport(wh.code, ref, who, lines)
+
+    def _save_stock(
+        self, *aggregates: Aggregate, arrived: Sequence[StockItem] = (), reason: str = ""
+    ) -> int:
+        """Save a command's aggregates; `arrived` are stock items that gained available units
+        (`reason`: how). Here only saved: OrderCommands first gives those units to the orders
+        waiting for them, in the same transaction. Returns the log position."""
+        return self._save(*aggregates)
 
     def stock_level(self, sku: str, warehouse: str) -> StockLevel:
         """On hand, reserved and available units of a SKU in a warehouse."""

@@ -352,6 +352,7 @@ class OrderCommands(InventoryCommands):
             else []
         )
         waiting = dict(o.backorders)
+        parcels = self._cancel_parcels(o, reason)
         o.cancel(reason)
         work = _Work(orders={o.id: o})
         for sku, qty in waiting.items():
@@ -360,15 +361,39 @@ class OrderCommands(InventoryCommands):
             item = self._item(sku, warehouse, work)
             item.release(o.id, None, "order cancelled")
             self._fill_waiting(sku, [item], work, "released by a cancelled order")
-        self._save(*work.aggregates())
+        self._save(*work.aggregates(), *parcels)
+
+    def _cancel_parcels(self, order: Order, reason: str) -> list[Aggregate]:
+        """The parcels of an order being cancelled, cancelled with it in the same transaction
+        (see ShippingCommands); none here."""
+        return []
 
     # stock for waiting orders ---------------------------------------------------------------
+    def _save_stock(
+        self, *aggregates: Aggregate, arrived: Sequence[StockItem] = (), reason: str = ""
+    ) -> int:
+        """Save a command's aggregates, after giving the units that `arrived` in stock items
+        (a receipt, a transfer in, a restocked return, a count that found more) to the orders
+        waiting for their SKUs, oldest first: in the same transaction, as a goods receipt does."""
+        work = _Work()
+        active = self._active_codes() if arrived else []
+        for item in arrived:
+            if item.warehouse in active:
+                work.items[(item.sku, item.warehouse)] = item
+        for sku in dict.fromkeys(sku for sku, _ in work.items):
+            items = [item for (code, _), item in work.items.items() if code == sku]
+            self._fill_waiting(sku, items, work, reason)
+        changed = {id(a): a for a in [*aggregates, *work.aggregates()]}
+        return self._save(*changed.values())
+
     @retry_on_conflict
     def allocate_waiting(self, sku: str | None = None) -> list[Fill]:
         """Reserve available stock for orders waiting for it, first come first served.
 
-        Goods receipts against purchase orders do this by themselves; call it after stock
-        arrived another way (a manual receipt, a transfer, a restocked return).
+        Every command that brings stock in does this by itself, in its own transaction (goods
+        receipts, manual receipts, transfers, restocked returns, counts that found more, and
+        cancelled or reduced orders); this catches up after a warehouse is reactivated, or on
+        a log written by an orderflow that did not.
         """
         skus = [self._require_sku(sku)] if sku else self._backlog_skus()
         work = _Work()

@@ -101,7 +101,7 @@ class ReturnCommands(InvoicingCommands, OrderCommands):
                 else values.money(refund, "refund", allow_zero=False)
             )
             self._refund(ret, order, amount, reference, when)
-        self._save(ret, order, *stock)
+        self._save_stock(ret, order, *stock, arrived=stock, reason=f"return of {order.reference}")
         return ret.id
 
     @retry_on_conflict

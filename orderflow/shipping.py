@@ -253,9 +253,29 @@ class ShippingCommands(Connections):
         """
         shipment = self._shipment(shipment_id)
         values.text(reason, "reason", max_length=500)
-        if tell_carrier and shipment.tracking_number and shipment.status == "booked":
-            self._carrier(shipment.carrier).cancel(shipment.tracking_number)
+        if tell_carrier:
+            self._cancel_at_carrier(shipment)
         self._cancel_shipment(shipment.id, reason)
+
+    def _cancel_at_carrier(self, shipment: Shipment) -> None:
+        """Cancel a parcel the carrier has booked and not picked up (its refusal raises)."""
+        if shipment.tracking_number and shipment.status == "booked":
+            self._carrier(shipment.carrier).cancel(shipment.tracking_number)
+
+    def _packed_parcel(self, order: Order) -> Shipment | None:
+        """The shipment a packed order is packed in (None when it is not packed)."""
+        if order.fulfilment != "packed" or not order.shipment_ids:
+            return None
+        return self._shipment(order.shipment_ids[-1])
+
+    def _cancel_parcels(self, order: Order, reason: str) -> list[Any]:
+        """An order cancelled while packed takes its parcel with it (OrderCommands.cancel_order
+        saves both in one transaction); the carrier was told first, by Engine.cancel_order."""
+        parcel = self._packed_parcel(order)
+        if parcel is None:
+            return []
+        parcel.cancel(reason)
+        return [parcel]
 
     # carrier updates ------------------------------------------------------------------------
     @retry_on_conflict

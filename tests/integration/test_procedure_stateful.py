@@ -119,9 +119,8 @@ class Procedure(RuleBasedStateMachine):
     @rule(
         sku=st.sampled_from(SKUS), warehouse=st.sampled_from(WAREHOUSES), quantity=st.integers(1, 4)
     )
-    def receive_and_allocate(self, sku: str, warehouse: str, quantity: int) -> None:
-        self.engine.receive_stock(sku, warehouse, quantity, "correction")
-        self.engine.allocate_waiting(sku)
+    def receive(self, sku: str, warehouse: str, quantity: int) -> None:
+        self.engine.receive_stock(sku, warehouse, quantity, "correction")  # fills waiting orders
 
     @rule(part=st.sampled_from(["all", "half"]))
     def buy_what_is_missing(self, part: str) -> None:
@@ -180,6 +179,13 @@ class Procedure(RuleBasedStateMachine):
                     )
                 incoming = sum(moves.get(n, 0) for n in INCOMING) + moves.get("Counted", 0)
                 assert item.on_hand == incoming - sum(moves.get(n, 0) for n in OUTGOING)
+
+    @invariant()
+    def no_order_waits_for_units_that_are_available(self) -> None:
+        for sku in SKUS:
+            backlog = self.engine._load_or_none(Backlog, Backlog.create_id(sku))
+            if backlog and backlog.waiting:
+                assert all(level.available == 0 for level in self.engine.stock_of_sku(sku))
 
     @invariant()
     def reservations_and_waiting_lists_agree_with_the_orders(self) -> None:

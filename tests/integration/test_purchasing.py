@@ -129,12 +129,12 @@ def test_a_receipt_into_a_deactivated_warehouse_is_refused(engine: Engine) -> No
     assert engine.position() == position
 
 
-def test_stock_received_another_way_is_given_to_waiting_orders_on_request(engine: Engine) -> None:
+def test_stock_received_another_way_is_given_to_waiting_orders_at_once(engine: Engine) -> None:
     first, _, _ = short_of_rice_and_tee(engine)
     engine.receive_stock("RICE", "HCM", 2, "correction", "found in the back room")
-    fills = engine.allocate_waiting("RICE")
-    assert [(f.order_id, f.warehouse, f.quantity) for f in fills] == [(first, "HCM", 2)]
     assert engine.order(first).fulfilment == "reserved"
+    assert levels(engine, "RICE")["HCM"] == (2, 2)
+    assert engine.allocate_waiting("RICE") == []  # nothing left to catch up on
 
 
 def test_a_cancelled_waiting_order_gets_nothing_from_a_receipt(engine: Engine) -> None:

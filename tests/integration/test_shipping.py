@@ -203,3 +203,43 @@ def test_a_cancelled_shipment_puts_the_order_back_to_reserved_to_pack_again(
     assert levels(engine, "TEE")["HN"] == (9, 0)
     with pytest.raises(InvalidStateError, match="carrier already has it"):
         engine.cancel_shipment(second.id, "too late")
+
+
+def test_cancelling_a_packed_order_cancels_its_parcel_at_the_carrier_and_here(
+    engine: Engine,
+) -> None:
+    world = connected(engine)
+    order_id = place(engine, "1", TEE=2)
+    parcel = engine.book_shipment(order_id, "ghn", weight_kg=1)
+    before = engine.position()
+    engine.cancel_order(order_id, "buyer changed their mind")
+    assert world.ghn.cancelled == {parcel.tracking_number}
+    assert [s.status for s in engine.shipments_of_order(order_id)] == ["cancelled"]
+    assert engine.order(order_id).status == "cancelled"
+    assert levels(engine, "TEE")["HN"] == (10, 0)
+    saved = engine.recorder.select_notifications(before + 1, 100)
+    assert saved[-1].id == engine.position()  # one transaction: the order, stock and parcel
+    assert {"Order.Cancelled", "Shipment.Cancelled", "StockItem.Released"} <= {
+        n.topic.rsplit(":", 1)[1] for n in saved
+    }
+
+
+def test_a_packed_order_not_yet_booked_is_cancelled_with_its_request(engine: Engine) -> None:
+    world = connected(engine)
+    order_id = place(engine, "1", TEE=1)
+    engine.request_shipment(order_id, "ghn", weight_kg=1)  # the booking would come later
+    engine.cancel_order(order_id, "out of stock after all")
+    assert world.ghn.cancelled == set()  # nothing booked: nothing to tell the carrier
+    assert [s.status for s in engine.shipments_of_order(order_id)] == ["cancelled"]
+
+
+def test_when_the_carrier_refuses_to_cancel_nothing_is_recorded(engine: Engine) -> None:
+    world = connected(engine)
+    order_id = place(engine, "1", TEE=1)
+    engine.book_shipment(order_id, "ghn", weight_kg=1)
+    world.ghn.refuse_next = "already picked up"
+    position = engine.position()
+    with pytest.raises(ExternalServiceError, match="FAKE ghn: already picked up"):
+        engine.cancel_order(order_id, "too late")
+    assert engine.position() == position
+    assert engine.order(order_id).fulfilment == "packed"
