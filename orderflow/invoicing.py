@@ -258,6 +258,13 @@ class InvoicingCommands(Connections):
         self, invoice_id: UUID | str, reason: str, buyer: Mapping[str, object] | None
     ) -> UUID:
         old = self._invoice(invoice_id)
+        if self._money_adjusted(old):  # a replacement of the order would undo the adjustment
+            raise InvalidStateError(
+                old.subject,
+                "cannot replace: its amounts were adjusted since it was issued, and a "
+                "replacement of the order as it stands would drop that adjustment; correct it "
+                "with adjust_invoice instead (lines for amounts, buyer for the buyer's details)",
+            )
         order = self._order_of(old.order_id)
         chosen = buyer or self._latest_buyer(old)
         new = self._replacement(old, order, reason, chosen, self._invoice_items(order))

@@ -125,6 +125,22 @@ def test_a_replacement_invoice_supersedes_the_issued_one_and_refers_to_it(engine
         engine.issue_invoice(order_id)
 
 
+def test_an_invoice_with_a_money_adjustment_is_not_replaced_from_the_order(
+    engine: Engine,
+) -> None:
+    connected(engine)
+    order_id = place(engine, "1", TEE=2)
+    original = engine.issue_invoice(order_id, COMPANY)
+    line = {"sku": "TEE", "name": "Ao thun", "quantity": 1, "unit_price": 19_000, "vat_rate": "8"}
+    engine.adjust_invoice(original.id, "loyalty discount", lines=[line])
+    position = engine.position()
+    with pytest.raises(InvalidStateError, match="cannot replace: its amounts were adjusted"):
+        engine.replace_invoice(original.id, "wrong tax code", buyer=COMPANY)
+    assert engine.position() == position
+    renamed = engine.adjust_invoice(original.id, "wrong tax code", buyer=COMPANY)
+    assert engine.invoice(renamed).adjustment == "information"
+
+
 def test_money_and_information_adjustments_refer_to_the_original_which_stays_valid(
     engine: Engine,
 ) -> None:
