@@ -89,7 +89,8 @@ def dong(amount: Decimal | int | str) -> int:
     """An amount of VND as a whole number (the unit stored in view tables)."""
     if type(amount) is not Decimal:
         amount = Decimal(amount)
-    return int(amount.quantize(ONE, rounding=ROUND_HALF_UP))
+    whole = int(amount)
+    return whole if whole == amount else int(amount.quantize(ONE, rounding=ROUND_HALF_UP))
 
 
 def _column_value(value: Any) -> Any:
@@ -200,7 +201,8 @@ class States:
         aggregate = self.cache.get(
             originator_id.int if type(originator_id) is UUID else originator_id
         )
-        if aggregate is not None and aggregate.version >= event.originator_version:
+        # (`_version`: the attribute behind the library's `version` property, read without a call)
+        if aggregate is not None and aggregate._version >= event.originator_version:
             return aggregate
         return self.after(event)
 
@@ -211,9 +213,9 @@ class States:
         aggregate = cache.get(key)
         if aggregate is not None:
             cache.move_to_end(key)
-            if aggregate.version >= version:
+            if aggregate._version >= version:
                 return aggregate
-        if aggregate is None or aggregate.version != version - 1:
+        if aggregate is None or aggregate._version != version - 1:
             aggregate = (
                 self.repository.get(originator_id, version=version - 1) if version > 1 else None
             )
