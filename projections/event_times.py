@@ -10,10 +10,10 @@ decoded and checked one by one.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from orderflow.projections.sql import Sql, Table
 from orderflow.projections.view import Batch, Event, View, micros
@@ -46,24 +46,24 @@ class EventTimes(View):
     every_event = True  # (prepare is its own: no per-event handler)
 
     def prepare(self, events: Sequence[tuple[int, Event]], sql: Sql | None = None) -> Batch:
-        """Fold the batch per block in plain Python first: this view sees every event."""
-        blocks: dict[int, list[Any]] = {}
-        for position, event in events:
-            at = event.timestamp
-            found = blocks.get(position // BLOCK)
-            if found is None:
-                blocks[position // BLOCK] = [position, position, at, at]
-            else:
-                found[1] = position
-                if at < found[2]:
-                    found[2] = at
-                elif at > found[3]:
-                    found[3] = at
+        """One row change per block, from the batch's slice of it: this view sees every event,
+        and the events come in order of position."""
         batch = Batch(self, sql)
         batch.first = events[0][0] if events else 0
-        for block, (first, last, earliest, latest) in blocks.items():
-            batch.least("blocks", block=block, first_pos=first, first_us=micros(earliest))
-            batch.greatest("blocks", block=block, last_pos=last, last_us=micros(latest))
+        positions = [position for position, _ in events]
+        times = [event.timestamp for _, event in events]
+        start = 0
+        while start < len(positions):
+            block = positions[start] // BLOCK
+            end = bisect.bisect_left(positions, (block + 1) * BLOCK, start)
+            earliest, latest = min(times[start:end]), max(times[start:end])
+            batch.least(
+                "blocks", block=block, first_pos=positions[start], first_us=micros(earliest)
+            )
+            batch.greatest(
+                "blocks", block=block, last_pos=positions[end - 1], last_us=micros(latest)
+            )
+            start = end
         return batch
 
     def time_range(self, since: datetime | None, before: datetime | None) -> TimeRange:

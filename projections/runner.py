@@ -257,9 +257,10 @@ class Runner:
                 event = decode(notification)
                 if route.folded:
                     fold(event)
+                given = (position, event)  # one pair, whichever views get it
                 for i in route.views:
                     if position > planned[i]:
-                        mine[i].append((position, event))
+                        mine[i].append(given)
         work = [
             Work(view, planned[i], self._prepare(view, planned[i], mine[i]) if mine[i] else None)
             for i, view in enumerate(self.views)
