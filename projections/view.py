@@ -152,6 +152,7 @@ def mutator(kind: Any) -> Callable[[Event, Any], Any]:
     if (
         kind.mutate is not CanMutateAggregate.mutate
         or kind.apply is not DecoratedFuncCaller.apply
+        or kind._as_dict is not CanMutateAggregate._as_dict  # (the attributes: vars(event))
         or _next_apply(kind) is not CanMutateAggregate.apply  # (what its apply calls last)
         or not inspect.isfunction(method)
     ):
