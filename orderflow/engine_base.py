@@ -44,9 +44,13 @@ read to its save (recorder.exclusive()): a command other writers kept beating (3
 a row for one hot-SKU order were seen) then cannot lose again; the others wait for one command."""
 MAX_UNSURE = 100_000
 """Aggregates saved without refreshing the cache that a process keeps track of; beyond that it
-stops skipping read-set checks (see EngineBase.known_head). Commands other than place_order do
-not refresh the cache for what they save, so a long-running only writer reaches this after
-~100,000 such saves (a few per order's life: pack, ship, deliver...) and checks from then on."""
+stops skipping read-set checks (see EngineBase.known_head). Only the classes a command decides
+on from the cache are tracked (EngineBase.decided_from_cache: the catalogue, warehouses, channel
+settings and stock items for place_order), so this bounds them by the size of the catalogue
+times the warehouses, not by the number of orders."""
+MAX_CATCH_UP = 1_000
+"""Events other writers may have added between two saves of this process for it to read them
+and keep skipping read-set checks (see EngineBase.known_head); after more, it checks every save."""
 TRUST_CACHE_AFTER_CONFLICT = 1.0
 """Seconds after a conflict during which commands read before they decide (see trusts_cache)."""
 conflict_retries = 0
@@ -136,6 +140,9 @@ class EngineBase(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[UUID]], int]] = {
         StockItem: 100
     }
+    decided_from_cache: ClassVar[tuple[type[Aggregate], ...] | None] = None
+    """Classes some command decides on from the cache without reading them first (with
+    known_head): what is saved of them is marked unsure until read again. None: every class."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -276,34 +283,78 @@ class EngineBase(Application[UUID]):
         """The log position a command that decides on cached aggregates passes to its save
         (`known_head`), taken BEFORE it reads the cache; None when not known.
 
-        While this process is the only writer, each save finds the log's head where the
-        previous one left it, so every cached aggregate is current: the save then skips the
-        read-set check. Aggregates this process saved without refreshing the cache are marked
-        unsure (`_read` brings them up to date) before the head moves on, so a command that
-        took the head before another thread's save either sees those marks or passes an old
-        head (and gets the full check). Once another writer is seen, None for good: the
-        read-set check does all the work, as on every store without this.
+        Every cached aggregate is current up to this position, except those marked unsure
+        (`_read` brings them up to date first): the save then skips the read-set check if the
+        log's head is still there. Each save moves it on, marking first what the save changed
+        without refreshing the cache and, when another writer (another process, or a thread of
+        this one finishing first) added events since, what those events changed (read back:
+        up to MAX_CATCH_UP of them). A command that took the head before such marks were made
+        either sees them or passes an old head, and gets the full check. None for good once a
+        catch-up would read more than MAX_CATCH_UP events, or more than MAX_UNSURE aggregates
+        are marked: the read-set check does all the work then, as on every store without this.
         """
         return self._head
 
     def _saved(
         self, processing_event: ProcessingEvent[UUID], head_before: int | None, recordings: Any
     ) -> None:
-        """After a committed save: mark what it changed, then move the known head on (or
-        forget it when someone else wrote since)."""
+        """After a committed save: mark what it changed (and what others wrote before it),
+        then move the known head on to its last event."""
         with self._head_lock:
             tracking = self._head is not None  # marks matter only while the head is known
             for event in processing_event.events:
                 aggregate_id = event.originator_id
-                if tracking and event.originator_version > self._unsure.get(aggregate_id, 0):
-                    self._unsure[aggregate_id] = event.originator_version
+                if tracking and self._tracked(type(processing_event.aggregates.get(aggregate_id))):
+                    self._mark(aggregate_id, event.originator_version)
                 self._absent.pop(aggregate_id, None)  # after the mark: a reader checks it after
-            moved = head_before is not None and head_before == self._head
-            if moved and recordings and len(self._unsure) <= MAX_UNSURE:
-                self._head = recordings[-1].notification.id
-            elif recordings:
-                self._head = None
-                self._unsure.clear()
+            head = self._head
+            if not recordings or head is None:
+                return
+            last = recordings[-1].notification.id
+            if head_before is not None and head_before <= head:  # the usual case; or another
+                self._move_head(last)  # thread's later save went in first, and caught up on it
+                return
+        gap = self._others_since(head, head_before)  # read without the lock: it is I/O
+        with self._head_lock:
+            if gap is None:
+                self._forget_head()
+            elif self._head is not None:  # at or past `head`: the marks below close the gap
+                for notification in gap:
+                    self._absent.pop(notification.originator_id, None)
+                    if self._tracked_topic(notification.topic):
+                        self._mark(notification.originator_id, notification.originator_version)
+                self._move_head(last)
+
+    def _others_since(self, head: int, head_before: int | None) -> list[Any] | None:
+        """The events other writers saved between this process's known head and a save's own
+        events (read back to catch up on them); None when unknown or more than MAX_CATCH_UP."""
+        if head_before is None or head_before - head > MAX_CATCH_UP:
+            return None
+        return list(read_log(self.recorder, head, head_before))
+
+    def _move_head(self, last: int) -> None:
+        if len(self._unsure) > MAX_UNSURE:
+            self._forget_head()
+        elif self._head is not None:
+            self._head = max(self._head, last)
+
+    def _mark(self, aggregate_id: UUID, version: int) -> None:
+        if version > self._unsure.get(aggregate_id, 0):
+            self._unsure[aggregate_id] = version
+
+    def _forget_head(self) -> None:
+        self._head = None
+        self._unsure.clear()
+
+    def _tracked(self, cls: type[Any]) -> bool:
+        return self.decided_from_cache is None or cls in self.decided_from_cache
+
+    def _tracked_topic(self, event_topic: str) -> bool:
+        """Whether an event's topic ('orderflow.product:Product.PriceChanged') is of a class
+        in decided_from_cache."""
+        if self.decided_from_cache is None:
+            return True
+        return event_topic.rpartition(".")[0] in _topics(self.decided_from_cache)
 
     def _refreshed(self, aggregate: Aggregate) -> None:
         """The cache now holds this state (just saved, or read): no longer unsure."""
@@ -367,3 +418,8 @@ class EngineBase(Application[UUID]):
             self.snapshots.put(snapshots)
         except PersistenceError as error:
             log.warning("snapshots of %s skipped: %s", [s.originator_id for s in snapshots], error)
+
+
+@functools.lru_cache(maxsize=16)
+def _topics(classes: tuple[type[Any], ...]) -> frozenset[str]:
+    return frozenset(get_topic(cls) for cls in classes)

@@ -72,6 +72,13 @@ class OrderCommands(InventoryCommands):
         **InventoryCommands.snapshotting_intervals,
         Backlog: 100,
     }
+    decided_from_cache: ClassVar[tuple[type[Aggregate], ...] | None] = (
+        Product,
+        SalesChannel,
+        Warehouse,
+        StockItem,
+    )
+    """What place_order reads from the cache without reading first (see _place)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

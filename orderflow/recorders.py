@@ -237,6 +237,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         reuse_the_last_connection(datastore.pool)
         self._pinned = threading.local()  # the transaction holding the write lock: exclusive()
+        self._gate = threading.Lock()  # held by a save, or by a whole exclusive() block
         self.snapshots_table = snapshots_table_of(events_table_name)
         table = quote_identifier(self.snapshots_table)
         self.insert_snapshots = f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)"
@@ -246,14 +247,28 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the database's write lock from now on (as PostgresEventRecorder.exclusive):
-        this thread's next save is made in this transaction and committed at once."""
-        with self.datastore.get_connection(commit=True) as conn, conn.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {quote_identifier(self.events_table_name)} WHERE 0")  # locks
-            self._pinned.connection, self._pinned.cursor = conn, c
+        this thread's next save is made in this transaction and committed at once.
+
+        The lock is SQLite's own, taken on a connection outside the pool's writer lock, and
+        this process's other threads wait at `_gate` before their saves ask the pool for it.
+        The pool queues every request, reads too, behind a thread waiting for its writer lock:
+        holding that lock while this thread reads deadlocked with two other threads' saves
+        until the pool's timeout (four threads of one engine on hot SKUs). Other processes
+        wait in SQLite's busy handler. (A shared-memory database keeps the pool's lock too.)
+        """
+        pool = self.datastore.pool
+        with self._gate:
+            conn = pool.get_connection(is_writer=True if pool.is_sqlite_memory_mode else None)
             try:
-                yield
+                with SQLiteTransaction(conn, commit=True) as transaction, transaction as c:
+                    c.execute(f"DELETE FROM {quote_identifier(self.events_table_name)} WHERE 0")
+                    self._pinned.connection, self._pinned.cursor = conn, c
+                    try:
+                        yield
+                    finally:
+                        self._pinned.cursor = None
             finally:
-                self._pinned.cursor = None
+                pool.put_connection(conn)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -261,6 +276,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         cursor = getattr(self._pinned, "cursor", None)
         if cursor is None:  # the library's insert_events, without two generator contexts
             with (
+                self._gate,  # not while another thread is in exclusive()
                 self.datastore.get_connection(commit=True) as conn,
                 SQLiteTransaction(conn, commit=True) as transaction,
                 transaction as c,

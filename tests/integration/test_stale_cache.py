@@ -7,7 +7,9 @@ other engine has cached and check its next order sees the change.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from uuid import UUID
 
 import pytest
 
@@ -132,14 +134,37 @@ def test_the_only_writer_sees_stock_and_settings_it_created(only_writer: Engine)
     assert a.order(place(a, "mug-2", MUG=2)).lines[0].reserved == {"HN": 2}
 
 
-def test_another_writer_turns_the_shortcut_off(engines: tuple[Engine, Engine]) -> None:
+def test_after_another_writer_the_next_save_catches_up_and_the_shortcut_stays_on(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that finds another writer's events before its own reads them back and marks what
+    they changed, so the next orders skip the check again and still see those changes."""
     a, b = engines
-    assert a.known_head() is not None
+    place(a, "mug-1", MUG=1)  # a has MUG's product, the warehouses and MUG's stock cached
+    b.change_price("MUG", sale_price=150_000)
+    b.deactivate_warehouse("HCM", "flooded")  # the only MUG stock is there
+    place(a, "tee", TEE=1)  # checked in full (a's head is behind); then catches up on b
+    assert a.known_head() == a.position()
+    monkeypatch.setattr(engine_base, "last_conflict", float("-inf"))  # trust the cache again
+    retries = engine_base.conflict_retries
+    mug = a.order(place(a, "mug-2", MUG=2))  # no check: the marks bring MUG's state in
+    assert engine_base.conflict_retries == retries and a.known_head() == a.position()
+    assert mug.lines[0].unit_price == 150_000
+    assert mug.lines[0].reserved == {} and mug.lines[0].backordered == 2
+
+
+def test_too_much_from_another_writer_turns_the_shortcut_off(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = engines
+    monkeypatch.setattr(engine_base, "MAX_CATCH_UP", 1)
     b.change_price("TEE", sale_price=250_000)
+    b.change_price("MUG", sale_price=150_000)  # two events: more than a will read back
     assert a.order(place(a, "after-price", TEE=1)).lines[0].unit_price == 250_000
-    assert a.known_head() is None  # from now on every save checks what it read
+    assert a.known_head() is None and not a._unsure  # from now on every save checks
     b.change_price("TEE", sale_price=260_000)
     assert a.order(place(a, "after-price-2", TEE=1)).lines[0].unit_price == 260_000
+    assert a.order(place(a, "mug", MUG=1)).lines[0].unit_price == 150_000
 
 
 def test_marks_are_dropped_and_the_shortcut_ends_past_the_limit(
@@ -152,4 +177,37 @@ def test_marks_are_dropped_and_the_shortcut_ends_past_the_limit(
     a.change_price("MUG", sale_price=120_000)  # a second mark: past the limit
     assert a.known_head() is None and not a._unsure
     assert a.order(place(a, "after-limit", TEE=1)).lines[0].unit_price == 250_000
+    a.close()
+
+
+def test_threads_of_one_engine_never_oversell_while_the_shortcut_is_on(store_url: str) -> None:
+    """Saves of several threads finish in any order; each catches up on the others' events
+    (or a later one has already), so no thread decides on stale stock without the check."""
+    a = seller(open_engine(store_url))
+    a.receive_stock("RICE", "HN", 60, "purchase_receipt")
+    errors: list[BaseException] = []
+    placed: list[UUID] = []
+
+    def orders(worker: int) -> None:
+        try:
+            for n in range(40):
+                lines = {"RICE": 1 + n % 2, **({"TEE": 1} if n % 3 == 0 else {})}
+                placed.append(place(a, f"t{worker}-{n}", **lines))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=orders, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    b = open_engine(store_url)  # fresh state, no cache
+    for sku in ("RICE", "TEE"):
+        for on_hand, reserved in levels(b, sku).values():
+            assert reserved <= on_hand
+    lines = [line for o in placed for line in b.order(o).lines if line.sku == "RICE"]
+    assert sum(line.reserved.get("HN", 0) for line in lines) == levels(b, "RICE")["HN"][1] == 60
+    assert sum(line.backordered for line in lines) == sum(line.quantity for line in lines) - 60
+    b.close()
     a.close()
