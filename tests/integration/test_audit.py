@@ -7,8 +7,10 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from orderflow.projections import audit, catch_up
+from orderflow.projections import Runner, audit, catch_up
 from orderflow.projections.event_times import BLOCK
+from orderflow.projections.registry import open_views
+from orderflow.projections.view import micros
 
 from orderflow import Engine
 from orderflow.errors import InvalidInputError, NotFoundError
@@ -76,6 +78,26 @@ def test_the_time_index_narrows_a_period_to_the_blocks_that_hold_it(engine: Engi
     found = views.event_times.time_range(start, None)
     assert found.last == last and found.first is not None and found.first > last - BLOCK
     assert found.indexed == engine.position()
+
+
+def test_the_time_index_holds_each_blocks_positions_and_times_however_the_batches_fall(
+    memory_engine: Engine,
+) -> None:
+    seller(memory_engine)
+    for n in range(BLOCK + BLOCK // 2):  # over more than one block of positions
+        memory_engine.receive_stock("TEE", "HN", 1, reference=f"R{n}")
+    expected: dict[int, list[int]] = {}
+    for record in audit.events(memory_engine):
+        at = micros(record.at)
+        block = expected.setdefault(record.position // BLOCK, [record.position, 0, at, at])
+        block[1:] = [record.position, min(block[2], at), max(block[3], at)]
+    for size in (BLOCK * 3, BLOCK, 100, 7):
+        (view,) = open_views(memory_engine, ["event_times"])
+        with view.store.writing() as sql:
+            view.store.reset(sql)
+        Runner(memory_engine, [view], batch=size).catch_up()
+        rows = view.query("SELECT block, first_pos, last_pos, first_us, last_us FROM {blocks}")
+        assert {block: list(rest) for block, *rest in rows} == expected, size
 
 
 def test_json_lines_passed_through_from_storage_equal_decoded_ones(engine: Engine) -> None:
