@@ -384,6 +384,7 @@ class OrderCommands(InventoryCommands):
         waiting for their SKUs, oldest first: in the same transaction, as a goods receipt does."""
         work = _Work()
         active = self._active_codes() if arrived else []
+        active += [a.code for a in aggregates if isinstance(a, Warehouse) and a.active]
         for item in arrived:
             if item.warehouse in active:
                 work.items[(item.sku, item.warehouse)] = item
@@ -394,13 +395,24 @@ class OrderCommands(InventoryCommands):
         return self._save(*changed.values())
 
     @retry_on_conflict
+    def reactivate_warehouse(self, code: str) -> None:
+        """Use a deactivated warehouse again; its available units go to the orders waiting for
+        them, oldest first, in the same transaction."""
+        warehouse = self._warehouse(code)
+        warehouse.reactivate()
+        ids = [_stock_id(sku, warehouse.code) for sku in self._backlog_skus()]
+        items = [item for item in self._load_all(ids).values() if isinstance(item, StockItem)]
+        reason = f"warehouse {warehouse.code} reactivated"
+        self._save_stock(warehouse, arrived=items, reason=reason)
+
+    @retry_on_conflict
     def allocate_waiting(self, sku: str | None = None) -> list[Fill]:
         """Reserve available stock for orders waiting for it, first come first served.
 
-        Every command that brings stock in does this by itself, in its own transaction (goods
-        receipts, manual receipts, transfers, restocked returns, counts that found more, and
-        cancelled or reduced orders); this catches up after a warehouse is reactivated, or on
-        a log written by an orderflow that did not.
+        Every command that makes units available does this by itself, in its own transaction
+        (goods receipts, manual receipts, transfers, restocked returns, counts that found more,
+        a reactivated warehouse, cancelled or reduced orders); this catches up on a log written
+        by an orderflow that did not.
         """
         skus = [self._require_sku(sku)] if sku else self._backlog_skus()
         work = _Work()

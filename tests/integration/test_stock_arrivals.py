@@ -87,3 +87,12 @@ def test_a_damaged_return_fills_nothing(engine: Engine) -> None:
     waiting = place(engine, "2", MUG=1)
     engine.receive_return(bought, [{"sku": "MUG", "quantity": 1, "condition": "damaged"}])
     assert line(engine, waiting, "MUG") == ({}, 1)
+
+
+def test_a_reactivated_warehouse_fills_orders_waiting_for_its_stock(engine: Engine) -> None:
+    seller(engine)
+    engine.deactivate_warehouse("HN", "stocktaking")  # its 10 TEE cannot be sold meanwhile
+    waiting = place(engine, "1", TEE=5)  # 3 from HCM, 2 waiting
+    engine.reactivate_warehouse("HN")
+    assert line(engine, waiting, "TEE") == ({"HCM": 3, "HN": 2}, 0)
+    assert levels(engine, "TEE")["HN"] == (10, 2)
