@@ -24,13 +24,14 @@ class Engine(ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointC
 
     name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
 
-    def cancel_order(self, order: UUID | str, reason: str) -> None:
+    def cancel_order(self, order: UUID | str, reason: str, *, tell_carrier: bool = True) -> None:
         """Cancel an order not yet handed to a carrier (see OrderCommands.cancel_order). A
-        packed order's parcel is cancelled with it; one a carrier has booked is cancelled at
-        the carrier first, and nothing is recorded if the carrier refuses."""
+        packed order's parcel is cancelled with it; with `tell_carrier`, one a carrier has
+        booked is cancelled at the carrier first, and nothing is recorded if the carrier
+        refuses (without: the seller did that, and this records it)."""
         values.text(reason, "reason", max_length=500)
         parcel = self._packed_parcel(self._order(order))
-        if parcel is not None:
+        if parcel is not None and tell_carrier:
             self._cancel_at_carrier(parcel)
         super().cancel_order(order, reason)
 

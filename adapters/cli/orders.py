@@ -278,10 +278,13 @@ def cancel(
     order: Annotated[str, typer.Argument(help="Order id or CHANNEL/EXTERNAL_ID")],
     reason: Annotated[str, typer.Option(help="Why the order is cancelled")],
 ) -> None:
-    """Cancel an order not yet handed to a carrier; its stock is released."""
+    """Cancel an order not yet handed to a carrier; its stock is released and a packed order's
+    parcel is cancelled with it (cancel a booked parcel at the carrier yourself)."""
     e = engine(ctx)
-    e.cancel_order(order, reason)
-    typer.echo(f"order {e.order(order).reference} cancelled; its reservations were released")
+    e.cancel_order(order, reason, tell_carrier=False)
+    info = e.order(order)
+    parcel = " and its parcel" if info.shipment_ids else ""
+    typer.echo(f"order {info.reference}{parcel} cancelled; its reservations were released")
 
 
 @order_app.command("pay")

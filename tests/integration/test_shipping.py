@@ -243,3 +243,15 @@ def test_when_the_carrier_refuses_to_cancel_nothing_is_recorded(engine: Engine) 
         engine.cancel_order(order_id, "too late")
     assert engine.position() == position
     assert engine.order(order_id).fulfilment == "packed"
+
+
+def test_a_cancel_the_seller_made_at_the_carrier_is_recorded_without_calling_it(
+    engine: Engine,
+) -> None:
+    world = connected(engine)
+    order_id = place(engine, "1", TEE=1)
+    engine.book_shipment(order_id, "ghn", weight_kg=1)
+    calls = len(world.ghn.calls)
+    engine.cancel_order(order_id, "cancelled on the GHN app", tell_carrier=False)
+    assert len(world.ghn.calls) == calls and world.ghn.cancelled == set()
+    assert [s.status for s in engine.shipments_of_order(order_id)] == ["cancelled"]
