@@ -30,6 +30,7 @@ What is added to eventsourcing's application recorders, keeping every guarantee 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -288,7 +289,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         return ids
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self, c: SQLiteCursor | sqlite3.Cursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         expect, snapshots, known_head, report = _save_options(kwargs)
         # Insert first: the first write takes SQLite's write lock, so the check below sees
