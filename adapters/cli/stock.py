@@ -40,12 +40,15 @@ def receive(
     ] = "purchase_receipt",
     reference: Annotated[str, typer.Option(help="Receipt number or note")] = "",
 ) -> None:
-    """Receive goods into a warehouse."""
+    """Receive goods into a warehouse; orders waiting for the SKU get them first."""
     e = engine(ctx)
+    before = e.stock_level(sku, warehouse).reserved
     e.receive_stock(sku, warehouse, quantity, reason, reference)
     level = e.stock_level(sku, warehouse)
     into = f"received {quantity} {level.sku} into {level.warehouse}"
-    typer.echo(f"{into}: on hand {level.on_hand}, available {level.available}")
+    waiting = level.reserved - before
+    served = f", {waiting} reserved for waiting orders" if waiting > 0 else ""
+    typer.echo(f"{into}: on hand {level.on_hand}, available {level.available}{served}")
 
 
 @stock_app.command("count")

@@ -220,3 +220,17 @@ def test_the_demo_sets_up_a_fresh_store_and_prints_its_summary(tmp_path: Path) -
     assert (tmp_path / "orderflow-demo.db").is_file()
     again = cli.ok("demo")  # a second run starts again from a fresh file
     assert "3 warehouses, 2 suppliers, 3 products, 7 SKUs" in again
+
+
+def test_a_receipt_says_how_many_units_went_to_waiting_orders(tmp_path: Path) -> None:
+    cli = Cli(tmp_path, f"sqlite:///{tmp_path / 'shop.db'}")
+    cli.ok("warehouse", "add", "HN", "Kho Ha Noi")
+    cli.ok(*shlex.split("product add GAO 'Gao ST25' --cost 140000 --price 225000 --vat 5"))
+    cli.ok(
+        *shlex.split(
+            "order place shopee 1 --line GAO=3 --name 'Binh' --phone 0903123456"
+            " --street '1 Le Loi' --ward 'Ben Nghe' --province 'Ho Chi Minh'"
+        )
+    )
+    out = cli.ok("stock", "receive", "GAO", "HN", "5", "--reason", "correction")
+    assert "received 5 GAO into HN: on hand 5, available 2, 3 reserved for waiting orders" in out
