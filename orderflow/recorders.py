@@ -39,10 +39,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
+    PersistenceError,
     ProgrammingError,
     StoredEvent,
 )
@@ -204,8 +210,9 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         pinned = getattr(self._pinned, "conn", None)
         try:
             if pinned is not None:  # in exclusive(): the lock is held on this connection
-                rows = pinned.execute(self.call, params, prepare=True).fetchall()
-                pinned.execute("COMMIT")
+                with as_library_errors():
+                    rows = pinned.execute(self.call, params, prepare=True).fetchall()
+                    pinned.execute("COMMIT")
                 self._pinned.conn = None
             else:
                 with self.datastore.get_connection() as conn, conn.cursor() as cur:
@@ -283,8 +290,9 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
                 transaction as c,
             ):
                 return self._insert_events(c, stored_events, **kwargs)
-        ids = self._insert_events(cursor, stored_events, **kwargs)
-        self._pinned.connection.commit()
+        with as_library_errors():
+            ids = self._insert_events(cursor, stored_events, **kwargs)
+            self._pinned.connection.commit()
         self._pinned.cursor = None
         return ids
 
@@ -322,6 +330,36 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         if snapshots:
             c.executemany(self.insert_snapshots, _rows(snapshots))
         return ids
+
+
+LIBRARY_ERRORS = {
+    error.__name__: error
+    for error in (
+        IntegrityError,
+        OperationalError,
+        ProgrammingError,
+        InterfaceError,
+        DataError,
+        InternalError,
+        NotSupportedError,
+        DatabaseError,
+    )
+}
+
+
+@contextmanager
+def as_library_errors() -> Iterator[None]:
+    """A driver's error (psycopg's, sqlite3's) raised as the library's exception of the same
+    DB-API name, as the library's own connections do: for the statements run on a pinned
+    connection in exclusive(), so that a duplicate order there is an IntegrityError the command
+    recognises (it was seen as the driver's error, translated only when the block ended: the
+    order placed by another process was not found and the command retried 30 times)."""
+    try:
+        yield
+    except (psycopg.Error, sqlite3.Error) as error:
+        names = [kind.__name__ for kind in type(error).__mro__]
+        ours = next((LIBRARY_ERRORS[n] for n in names if n in LIBRARY_ERRORS), PersistenceError)
+        raise ours(str(error)) from error
 
 
 def _save_options(

@@ -94,3 +94,21 @@ def test_a_refusal_in_the_exclusive_attempt_writes_nothing_and_releases_the_lock
     assert a.position() == before
     assert not a._exists(Order.create_id("shopee", "refused"))
     assert other_write(url) == "written"
+
+
+def test_an_order_another_process_placed_meanwhile_is_found_in_the_exclusive_attempt(
+    engine_and_url: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The duplicate key on the pinned connection is the library's IntegrityError, so the
+    command finds the other's order (it retried 30 times and gave up, once in a CI run)."""
+    a, url = engine_and_url
+    b = open_engine(url)
+    try:
+        placed = place(b, "shared-1", TEE=1)
+        monkeypatch.setattr(engine_base, "EXCLUSIVE_AFTER", 0)  # every attempt exclusive
+        retries = engine_base.conflict_retries
+        assert place(a, "shared-1", TEE=1) == placed
+        assert engine_base.conflict_retries == retries  # found at once, nothing written
+        assert a.order(placed).lines[0].reserved == {"HN": 1}
+    finally:
+        b.close()
