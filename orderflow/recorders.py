@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.persistence import (
     DatabaseError,
     DataError,
@@ -356,7 +355,9 @@ def as_library_errors() -> Iterator[None]:
     order placed by another process was not found and the command retried 30 times)."""
     try:
         yield
-    except (psycopg.Error, sqlite3.Error) as error:
+    except Exception as error:
+        if type(error).__module__.partition(".")[0] not in ("psycopg", "sqlite3"):
+            raise  # ours, or the library's already
         names = [kind.__name__ for kind in type(error).__mro__]
         ours = next((LIBRARY_ERRORS[n] for n in names if n in LIBRARY_ERRORS), PersistenceError)
         raise ours(str(error)) from error
