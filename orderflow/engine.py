@@ -19,10 +19,12 @@ from orderflow.shipping import ShippingCommands
 from orderflow.store import StoreConfig, check_reachable
 
 
-class Engine(ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointCommands, InventoryCommands):
+class Engine(
+    ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointCommands, InventoryCommands
+):
     """orderflow's application service. Open it with `open_engine()`."""
 
-    name = "orderflow"  # pinned on the final class: it names the Postgres tables and tracking records
+    name = "orderflow"  # pinned on the final class: names the Postgres tables and tracking records
 
     def cancel_order(self, order: UUID | str, reason: str, *, tell_carrier: bool = True) -> None:
         """Cancel an order not yet handed to a carrier (see OrderCommands.cancel_order). A
@@ -37,7 +39,8 @@ class Engine(ReturnCommands, ShippingCommands, PurchasingCommands, ReorderPointC
 
 
 def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engine:
-    """Open the engine on a store: a URL ('sqlite:///orderflow.db', 'postgresql://...') or a StoreConfig."""
+    """Open the engine on a store: a URL ('sqlite:///orderflow.db', 'postgresql://...') or a
+    StoreConfig."""
     if config is None or isinstance(config, str):
         config = StoreConfig(url=config or StoreConfig.url, **options)
     env = config.env()  # validates the URL before anything is opened
@@ -45,8 +48,10 @@ def open_engine(config: StoreConfig | str | None = None, **options: Any) -> Engi
     try:
         return _construct(env)
     except PersistenceError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise StoreUnavailableError(f"database_url: cannot open {config.describe()}: {first_line}") from None
+        lines = str(error).strip().splitlines()
+        first_line = lines[0] if lines else type(error).__name__
+        where = config.describe()
+        raise StoreUnavailableError(f"database_url: cannot open {where}: {first_line}") from None
 
 
 def _construct(env: dict[str, str], attempts: int = 20) -> Engine:

@@ -11,18 +11,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-    Recording,
-)
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
     OperationalError,
     PersistenceError,
+    Recording,
 )
 from eventsourcing.utils import Environment, EnvType, get_topic
 
@@ -197,7 +193,8 @@ class EngineBase(Application[UUID]):
         for aggregate_id in ids:
             aggregate: Any = None
             if aggregate_id in snapshots:
-                aggregate = self.mapper.to_domain_event(snapshots[aggregate_id]).mutate(None)
+                snapshot: Any = self.mapper.to_domain_event(snapshots[aggregate_id])
+                aggregate = snapshot.mutate(None)
             for event in stored.get(aggregate_id, ()):
                 aggregate = cast(Any, self.mapper.to_domain_event(event)).mutate(aggregate)
             if aggregate is not None:

@@ -43,7 +43,11 @@ def read_log(
 
 def sleeper(stop: threading.Event) -> Waiter:
     """A waiter that just sleeps (polling), waking early when `stop` is set."""
-    return lambda timeout: None if stop.wait(timeout) else None
+
+    def wait(timeout: float) -> None:
+        stop.wait(timeout)
+
+    return wait
 
 
 def follow_log(

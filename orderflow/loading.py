@@ -86,7 +86,7 @@ def _postgres_after(
 ) -> list[StoredEvent]:
     params = (list(after), list(after.values()))
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(after_query(_table(recorder)), params, prepare=True)  # type: ignore[arg-type]
+        curs.execute(after_query(_table(recorder)), params, prepare=True)
         return [_stored(row) for row in curs.fetchall()]
 
 
@@ -97,7 +97,7 @@ def _postgres_latest(recorder: PostgresAggregateRecorder, ids: list[UUID]) -> li
         " ORDER BY originator_id, originator_version DESC"
     )
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(query, (ids,), prepare=True)  # type: ignore[arg-type]
+        curs.execute(query, (ids,), prepare=True)
         return [_stored(row) for row in curs.fetchall()]
 
 

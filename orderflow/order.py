@@ -683,7 +683,7 @@ class Order(Aggregate):
 
     # --- added for shipping (orderflow/shipping.py): a shipment cancelled before pick-up ------
     def unpack(self, shipment_id: UUID | str) -> None:
-        """The packed shipment was cancelled before pick-up: the order is reserved (editable) again."""
+        """The parcel was cancelled before pick-up: the order is reserved (editable) again."""
         shipment = str(shipment_id)
         if self.status == "cancelled":
             return  # the order was cancelled while packed: nothing left to unpack

@@ -89,7 +89,7 @@ class InvoiceBuyer:
 
     name: str  # the person buying (buyerName)
     company: str = ""  # legal name (buyerLegalName); empty for individuals
-    tax_code: str = ""  # MST (10 / 13 digits) or a 12-digit personal ID; may be empty for individuals
+    tax_code: str = ""  # MST (10 / 13 digits) or a 12-digit personal ID; individuals may leave it
     address: str = ""
     email: str = ""
     phone: str = ""

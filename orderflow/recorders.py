@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -197,7 +197,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         if not self.has_function:
             if expect or snapshots:  # the caller relied on the function: have it try again
                 raise IntegrityError(STALE_READ + " (no insert function on this store)")
-            return super().insert_events(stored_events, **kwargs)
+            return cast(Sequence[int] | None, super().insert_events(stored_events, **kwargs))
         if not stored_events:
             return []
         params: list[object] = [*_array_literals(stored_events), self.lock_timeout, known_head]
@@ -226,7 +226,8 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
                 self.events_table_name,
             )
             self.has_function = False
-            return self.insert_events(stored_events, expect=expect, snapshots=snapshots, **kwargs)
+            again = self.insert_events(stored_events, expect=expect, snapshots=snapshots, **kwargs)
+            return cast(Sequence[int] | None, again)
         if len(rows) != len(stored_events):  # the read-set check failed: nothing was written
             raise IntegrityError(STALE_READ)
         report.head_before = rows[0]["head_before"]

@@ -60,7 +60,7 @@ class StockItem(Aggregate):
         self.warehouse = warehouse
         self.on_hand = 0
         self.reservations: dict[str, int] = {}
-        self.reserved_total = 0  # sum of reservations, kept as they change (hot SKUs hold thousands)
+        self.reserved_total = 0  # sum of reservations, kept as they change (hot SKUs: thousands)
 
     def __getattr__(self, name: str) -> int:
         """Snapshots taken before `reserved_total` existed: count it once from the reservations."""

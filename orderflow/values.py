@@ -51,9 +51,13 @@ DOTTED_THOUSANDS: Final = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
 
 def money(value: object, field: str, *, allow_zero: bool = True) -> Decimal:
     """A non-negative whole amount of VND ('1,250,000', '1_250_000' and 1250000 all read alike)."""
-    whole = type(value) is Decimal and value.is_finite() and value == value.to_integral_value()
-    if whole and (value > 0 or (value == 0 and allow_zero)):  # type: ignore[operator]
-        return value.quantize(VND_STEP)  # type: ignore[union-attr]  # a catalogue price as is
+    if (  # a catalogue price as is
+        type(value) is Decimal
+        and value.is_finite()
+        and value == value.to_integral_value()
+        and (value > 0 or (value == 0 and allow_zero))
+    ):
+        return value.quantize(VND_STEP)
     if isinstance(value, bool):
         raise InvalidInputError(field, f"{value!r} is not an amount of money")
     written = str(value).strip()
